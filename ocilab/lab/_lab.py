@@ -1,0 +1,376 @@
+"""Start, inspect and stop the lab: containerd with CRI, runc, CNI and a registry."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import CRIError, LabError, LabNotRunningError
+from . import _cleanup, _net
+from ._config import LabPaths, cni_conflist, containerd_toml, registry_yaml
+from ._prereq import check_prerequisites, free_port, require_port_free
+from ._seed import seed_registry
+from ._state import LabInfo, default_state_dir, lab_name, read_info, write_info
+
+__all__ = ["DownReport", "Lab", "running_lab"]
+
+log = logging.getLogger(__name__)
+
+_ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+START_TIMEOUT = 30.0
+# Folders outside the state dir that containerd 1.6, its shims or libcni
+# create; `down` removes those that did not exist before `up`, once empty.
+HOST_DIRS = ("/run/containerd", "/var/lib/cni")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def running_lab(state_dir: Path | str | None = None) -> LabInfo | None:
+    """Return the record of the lab running in state_dir (default: the usual one), or None."""
+    directory = Path(state_dir) if state_dir else default_state_dir()
+    info = read_info(directory)
+    if info is None:
+        return None
+    pid = info.pids.get("containerd", 0)
+    if not pid or not _cleanup.pid_alive(pid):
+        return None
+    return info
+
+
+@dataclass
+class DownReport:
+    """What `down` removed, and anything it could not remove."""
+
+    containers: int = 0
+    pods: int = 0
+    processes: int = 0
+    mounts: int = 0
+    files: list[str] = field(default_factory=list)
+    bridge_removed: bool = False
+    leftovers: list[str] = field(default_factory=list)
+
+
+class Lab:
+    """One lab node, identified by its state directory.
+
+    ``with Lab() as info:`` starts a lab (or uses the one already running)
+    and stops it on exit only if it started it.
+    """
+
+    def __init__(self, state_dir: Path | str | None = None, *, registry_port: int = 0) -> None:
+        self.state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
+        self.paths = LabPaths(self.state_dir)
+        self.name = lab_name(self.state_dir)
+        self.registry_port = registry_port
+        self._started_here = False
+
+    # -- status -----------------------------------------------------------
+
+    def info(self) -> LabInfo | None:
+        """Return the running lab's record, or None when it is not running."""
+        return running_lab(self.state_dir)
+
+    def require_info(self) -> LabInfo:
+        info = self.info()
+        if info is None:
+            raise LabNotRunningError(
+                f"no lab is running in {self.state_dir}; start one with `ocilab lab up`"
+            )
+        return info
+
+    def status(self) -> dict[str, Any]:
+        """Return the lab record plus health checks of each part."""
+        info = read_info(self.state_dir)
+        if info is None:
+            return {"running": False, "state_dir": str(self.state_dir)}
+        health = {
+            "containerd_process": _cleanup.pid_alive(info.pids.get("containerd", 0)),
+            "registry_process": _cleanup.pid_alive(info.pids.get("registry", 0)),
+            "registry_http": _registry_answers(info.registry_url),
+            "cri": False,
+            "bridge": _net.link_exists(info.bridge),
+        }
+        try:
+            conditions = self._cri_conditions(info)
+            health["cri"] = True
+            health.update(conditions)
+        except CRIError as error:
+            health["cri_error"] = str(error)
+        data = info.to_json()
+        data["running"] = bool(health["containerd_process"])
+        data["health"] = health
+        return data
+
+    @staticmethod
+    def _cri_conditions(info: LabInfo) -> dict[str, bool]:
+        from ..cri import CRIClient
+
+        with CRIClient(info.cri_endpoint, timeout=5) as cri:
+            status = cri.status(verbose=False)
+        return {condition.type: condition.status for condition in status.conditions}
+
+    # -- up ---------------------------------------------------------------
+
+    def up(self, progress: Callable[[str], None] | None = None) -> LabInfo:
+        """Start the lab and return its record; a running lab is returned unchanged.
+
+        Leftovers of a lab that was killed (processes, mounts, bridge, files)
+        are removed first. Raises PrerequisiteError when something the lab
+        needs is missing, and LabError with the log's last lines when a
+        process fails to start.
+        """
+        say = progress or (lambda message: log.info("%s", message))
+        existing = self.info()
+        if existing is not None:
+            say(f"a lab is already running in {self.state_dir}; nothing changed")
+            return existing
+        check_prerequisites()
+        if self.registry_port:
+            require_port_free(self.registry_port)
+        if self._has_leftovers():
+            say("cleaning up what an earlier lab left behind")
+            self._teardown(use_cri=False)
+        try:
+            return self._start(say)
+        except BaseException:
+            # Includes KeyboardInterrupt: never leave half a lab running.
+            log.warning("lab start failed; removing what was started")
+            self._teardown(use_cri=False)
+            raise
+
+    def _has_leftovers(self) -> bool:
+        return (
+            self.state_dir.exists()
+            or bool(_cleanup.find_processes(self.paths))
+            or bool(_cleanup.lab_mounts(self.paths))
+            or _net.link_exists(self.name)
+        )
+
+    def _start(self, say: Callable[[str], None]) -> LabInfo:
+        started = time.monotonic()
+        paths = self.paths
+        for folder in (paths.state_dir, paths.logs, paths.cni_conf_dir, paths.ipam_dir, paths.registry_root):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        port = self.registry_port or free_port()
+        host = f"127.0.0.1:{port}"
+        subnet = _net.choose_subnet()
+        gateway = str(next(subnet.hosts()))
+        info = LabInfo(
+            state_dir=str(paths.state_dir),
+            name=self.name,
+            cri_endpoint=f"unix://{paths.socket}",
+            registry_url=f"http://{host}",
+            registry_port=port,
+            images={},
+            sandbox_image=f"{host}/ocilab/pause:lab",
+            pids={},
+            bridge=self.name,
+            subnet=str(subnet),
+            gateway=gateway,
+            started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            created_host_dirs=[path for path in _host_dirs() if not Path(path).exists()],
+        )
+        write_info(info)
+
+        say(f"creating bridge {self.name} on {subnet}")
+        _net.create_bridge(self.name, gateway, subnet.prefixlen)
+        self._write_configs(info, host)
+
+        say(f"starting the registry on {host}")
+        info.pids["registry"] = self._spawn("registry", ["docker-registry", "serve", str(paths.registry_config)])
+        write_info(info)
+        self._wait(lambda: _registry_answers(info.registry_url), "registry", info.pids["registry"])
+
+        say("building the busybox and pause images and pushing them")
+        info.images = seed_registry(info.registry_url, host)
+
+        say("starting containerd")
+        info.pids["containerd"] = self._spawn("containerd", ["containerd", "--config", str(paths.containerd_config)])
+        write_info(info)
+        self._wait(lambda: self._cri_ready(info), "containerd", info.pids["containerd"])
+        info.runtime_versions = _runtime_versions(info.cri_endpoint)
+        write_info(info)
+        say(f"lab ready in {time.monotonic() - started:.1f} s: CRI {info.cri_endpoint}, registry {info.registry_url}")
+        return info
+
+    def _write_configs(self, info: LabInfo, host: str) -> None:
+        paths = self.paths
+        paths.containerd_config.write_text(
+            containerd_toml(paths, sandbox_image=info.sandbox_image, registry_host=host)
+        )
+        network = ipaddress.IPv4Network(info.subnet)
+        (paths.cni_conf_dir / f"10-{self.name}.conflist").write_text(
+            cni_conflist(paths, name=self.name, bridge=self.name, subnet=str(network), gateway=info.gateway)
+        )
+        paths.registry_config.write_text(registry_yaml(paths, port=info.registry_port))
+
+    def _spawn(self, name: str, argv: list[str]) -> int:
+        log_file = self.paths.log(name).open("ab")
+        env = {"PATH": _ENV_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+        # A new session keeps the process running after `ocilab lab up` exits
+        # and out of reach of the terminal's Ctrl-C.
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.paths.state_dir,
+            env=env,
+            start_new_session=True,
+        )
+        log_file.close()
+        log.info("started %s (pid %d): %s", name, process.pid, " ".join(argv))
+        return process.pid
+
+    def _wait(self, ready: Callable[[], bool], name: str, pid: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if not _cleanup.pid_alive(pid):
+                raise LabError(f"{name} exited during start", stderr_tail=_tail(self.paths.log(name)))
+            time.sleep(0.05)
+        raise LabError(
+            f"{name} did not become ready within {START_TIMEOUT:.0f} s",
+            stderr_tail=_tail(self.paths.log(name)),
+        )
+
+    def _cri_ready(self, info: LabInfo) -> bool:
+        if not self.paths.socket.is_socket():
+            return False
+        try:
+            conditions = self._cri_conditions(info)
+        except CRIError:
+            return False
+        return bool(conditions) and all(conditions.values())
+
+    # -- down -------------------------------------------------------------
+
+    def down(self) -> DownReport:
+        """Remove every pod, container, process, mount, bridge and file of the lab."""
+        return self._teardown(use_cri=True)
+
+    def _teardown(self, *, use_cri: bool) -> DownReport:
+        report = DownReport()
+        info = read_info(self.state_dir)
+        paths = self.paths
+        if use_cri and paths.socket.is_socket():
+            self._remove_workloads(report)
+        processes = _cleanup.find_processes(paths)
+        containerd = [pid for pid, argv in processes.items() if Path(argv[0]).name == "containerd"]
+        _cleanup.stop_processes(containerd)
+        # Read what only the state dir records before anything deletes it.
+        ids = _cleanup.container_ids(paths)
+        cgroups = _cleanup.runc_cgroup_paths(paths)
+        sockets = _cleanup.shim_sockets(paths)
+        _cleanup.force_delete_containers(paths)
+        _cleanup.remove_cgroups(cgroups)
+        rest = list(_cleanup.find_processes(paths))
+        _cleanup.stop_processes(rest)
+        report.processes = len(set(containerd) | set(rest))
+        report.mounts = len(_cleanup.unmount_all(paths))
+        _cleanup.remove_shim_sockets(sockets)
+        report.files += [str(path) for path in _cleanup.remove_cni_cache(ids)]
+        _net.delete_veths(self.name)
+        report.bridge_removed = _net.delete_bridge(self.name)
+        _cleanup.remove_tree(self.state_dir)
+        for folder in info.created_host_dirs if info is not None else []:
+            _cleanup.remove_empty_dirs(Path(folder))
+        report.leftovers = self._leftovers()
+        for leftover in report.leftovers:
+            log.warning("lab down left %s", leftover)
+        return report
+
+    def _remove_workloads(self, report: DownReport) -> None:
+        from ..cri import CRIClient
+
+        try:
+            with CRIClient(f"unix://{self.paths.socket}", timeout=30) as cri:
+                for container in cri.runtime.ListContainers().containers:
+                    cri.runtime.StopContainer(container_id=container.id, timeout=0)
+                    cri.runtime.RemoveContainer(container_id=container.id)
+                    report.containers += 1
+                for pod in cri.runtime.ListPodSandbox().items:
+                    cri.runtime.StopPodSandbox(pod_sandbox_id=pod.id)
+                    cri.runtime.RemovePodSandbox(pod_sandbox_id=pod.id)
+                    report.pods += 1
+        except CRIError as error:
+            # Not fatal: the steps after this one remove the same things by force.
+            log.warning("could not remove pods through CRI (%s); removing them by force", error)
+
+    def _leftovers(self) -> list[str]:
+        found = [f"process {pid}: {' '.join(argv)}" for pid, argv in _cleanup.find_processes(self.paths).items()]
+        found += [f"mount {point}" for point in _cleanup.lab_mounts(self.paths)]
+        if _net.link_exists(self.name):
+            found.append(f"bridge {self.name}")
+        if self.state_dir.exists():
+            found.append(f"folder {self.state_dir}")
+        return found
+
+    # -- context manager ----------------------------------------------------
+
+    def __enter__(self) -> LabInfo:
+        already = self.info()
+        info = self.up()
+        self._started_here = already is None
+        return info
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._started_here:
+            self.down()
+
+
+def _host_dirs() -> list[str]:
+    """Folders outside the state dir that the lab's containerd may create.
+
+    Besides HOST_DIRS, containerd puts pod cgroups below "k8s.io" (its CRI
+    namespace) in every cgroup hierarchy, when the pod names no cgroup parent.
+    """
+    folders = list(HOST_DIRS)
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        separator = fields.index("-")
+        if fields[separator + 1] in ("cgroup", "cgroup2"):
+            folders.append(f"{fields[4]}/k8s.io")
+    return folders
+
+
+def _registry_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v2/", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _runtime_versions(endpoint: str) -> dict[str, Any]:
+    """Call Version on both API versions; record each answer or error."""
+    from ..cri import CRIClient
+
+    versions: dict[str, Any] = {}
+    for api in ("v1", "v1alpha2"):
+        try:
+            with CRIClient(endpoint, api_version=api, timeout=5) as cri:
+                reply = cri.version()
+            versions[api] = {
+                "runtime_name": reply.runtime_name,
+                "runtime_version": reply.runtime_version,
+                "runtime_api_version": reply.runtime_api_version,
+            }
+        except CRIError as error:
+            versions[api] = {"error": str(error)}
+    return versions
