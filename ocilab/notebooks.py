@@ -5,8 +5,8 @@ with its own folder as the working directory, and the executed copy, outputs
 included, is written to an output folder under the same file name.
 
 A kernel that dies mid-run ends that notebook with ``DeadKernelError`` instead
-of a hang: nbclient (0.11.0, used by papermill 2.7.0) checks that the kernel
-process is alive once a second while it waits for a cell's reply.
+of a hang, because nbclient (0.11.0, used by papermill 2.7.0) checks once a
+second that the kernel process is alive while it waits for a cell's reply.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Errors that papermill raises before any cell runs: a missing kernelspec or
-# language (ValueError), an unknown kernel name (NoSuchKernel), or a kernel that
-# did not start in time or died while starting (RuntimeError).
+# Errors raised before any cell runs (papermill 2.7.0, jupyter_client 8.10): a
+# missing kernelspec or language (ValueError), an unknown kernel name
+# (NoSuchKernel), or a kernel that did not start in time or died while starting
+# (RuntimeError).
 _STARTUP_ERRORS = (NoSuchKernel, RuntimeError, ValueError)
 
 
@@ -76,8 +77,8 @@ def default_notebook_dir() -> Path:
     folder = Path(__file__).resolve().parent.parent / "notebooks"
     if not folder.is_dir():
         raise NotebookError(
-            f"notebook folder not found: {folder}; pass the folder that contains "
-            "the lesson notebooks explicitly"
+            f"notebook folder not found: {folder}. Pass the folder that contains "
+            "the lesson notebooks explicitly."
         )
     return folder
 
@@ -116,7 +117,7 @@ def run_notebook(
     ``kernel_name=None`` uses the kernel named in the notebook's metadata.
     ``start_timeout`` and ``cell_timeout`` are in seconds.
 
-    A failing notebook does not raise: the result has ``ok=False``, and the
+    A failing notebook does not raise. The result has ``ok=False``, and the
     executed copy, when papermill wrote one, marks the failing cell.
 
     Raises:
@@ -129,7 +130,7 @@ def run_notebook(
     output_path = _prepare_output_path(input_path, Path(output_dir))
     logger.info("running notebook %s, output %s", input_path, output_path)
 
-    options = {
+    options: dict[str, Any] = {
         "parameters": dict(parameters or {}),
         "kernel_name": kernel_name,
         "start_timeout": start_timeout,
@@ -159,7 +160,7 @@ def _prepare_output_path(input_path: Path, output_dir: Path) -> Path:
     if output_path == input_path:
         raise NotebookError(
             f"output folder {output_dir} is the folder of {input_path.name}, so the "
-            "run would overwrite the notebook; choose another output folder"
+            "run would overwrite the notebook. Choose another output folder."
         )
     # Remove a copy from an earlier run, so it is never reported as this run's output.
     output_path.unlink(missing_ok=True)

@@ -42,7 +42,7 @@ def write_notebook(
     kernelspec: bool = True,
     parameters_cell: int | None = None,
 ) -> Path:
-    """Write a notebook of code cells; cell ``parameters_cell`` gets the tag."""
+    """Write a notebook of code cells and tag cell ``parameters_cell`` "parameters"."""
     cells = [new_code_cell(source) for source in sources]
     if parameters_cell is not None:
         cells[parameters_cell].metadata["tags"] = ["parameters"]

@@ -39,8 +39,10 @@ API_MODULES: dict[str, ModuleType] = {"v1": v1_pb2, "v1alpha2": v1alpha2_pb2}
 DEFAULT_TIMEOUT = 10.0
 NEGOTIATION_TIMEOUT = 5.0
 
-# Negotiated API version per (gRPC target, service), shared by every client.
+# Negotiated API version per (gRPC target, service), and the runtime's name and
+# version per target (for error messages), shared by every client.
 _negotiated: dict[tuple[str, str], str] = {}
+_runtime_names: dict[str, str] = {}
 _negotiated_lock = threading.Lock()
 
 
@@ -155,7 +157,6 @@ class CRIClient:
         self.timeout = timeout
         self.forced_api_version = api_version
         self._channels: dict[str, grpc.Channel] = {}
-        self._runtime_name = ""
         log.info("CRI endpoint %s (from %s)", self.endpoint.target, self.endpoint_source)
 
     # -- plumbing ---------------------------------------------------------
@@ -234,7 +235,7 @@ class CRIClient:
                     return version
                 raise translate_rpc_error(error, endpoint, method) from error
             if probe == "Version":
-                self._runtime_name = f"{response.runtime_name} {response.runtime_version}"
+                self._remember_runtime(response)
             return version
         raise CRIVersionError(
             f"{endpoint.target} serves neither runtime.v1.{service} nor "
@@ -348,11 +349,16 @@ class CRIClient:
         raise TypeError(f"request for {method} must be a message, a dict or None, not {type(request).__name__}")
 
     def _translated_stream(self, stream: Any, endpoint: Endpoint, path: str) -> Iterator[Any]:
-        with translating(endpoint, path, runtime=self._runtime_name):
+        with translating(endpoint, path, runtime=self._runtime_label(path.split(".")[1])):
             yield from stream
 
+    def _remember_runtime(self, reply: Any) -> None:
+        with _negotiated_lock:
+            _runtime_names[self.endpoint.target] = f"{reply.runtime_name} {reply.runtime_version}"
+
     def _runtime_label(self, version: str) -> str:
-        name = self._runtime_name or self.endpoint.target
+        with _negotiated_lock:
+            name = _runtime_names.get(self.endpoint.target, self.endpoint.target)
         return f"{name}, API runtime.{version}"
 
     # -- typed conveniences -------------------------------------------------
@@ -360,7 +366,7 @@ class CRIClient:
     def version(self) -> RuntimeVersion:
         """Call Version and return the runtime's name, version and API version."""
         response = self.runtime.Version(version=self.api_version)
-        self._runtime_name = f"{response.runtime_name} {response.runtime_version}"
+        self._remember_runtime(response)
         return RuntimeVersion(
             version=response.version,
             runtime_name=response.runtime_name,

@@ -6,7 +6,6 @@ import datetime
 import ipaddress
 import logging
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,22 +219,24 @@ class Lab:
         paths.registry_config.write_text(registry_yaml(paths, port=info.registry_port))
 
     def _spawn(self, name: str, argv: list[str]) -> int:
-        log_file = self.paths.log(name).open("ab")
+        log_path = str(self.paths.log(name))
         env = {"PATH": _ENV_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
-        # A new session keeps the process running after `ocilab lab up` exits
-        # and out of reach of the terminal's Ctrl-C.
-        process = subprocess.Popen(
+        # posix_spawn rather than Popen: the process outlives this Python
+        # object on purpose, and a new session (setsid) keeps it running after
+        # `ocilab lab up` exits and out of reach of the terminal's Ctrl-C.
+        pid = os.posix_spawnp(
+            argv[0],
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=self.paths.state_dir,
-            env=env,
-            start_new_session=True,
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
         )
-        log_file.close()
-        log.info("started %s (pid %d): %s", name, process.pid, " ".join(argv))
-        return process.pid
+        log.info("started %s (pid %d): %s", name, pid, " ".join(argv))
+        return pid
 
     def _wait(self, ready: Callable[[], bool], name: str, pid: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
