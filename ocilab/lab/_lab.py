@@ -167,7 +167,7 @@ class Lab:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         port = self.registry_port or free_port()
         host = f"127.0.0.1:{port}"
-        subnet = _net.choose_subnet()
+        subnet = _net.choose_subnet(self.name)
         gateway = str(next(subnet.hosts()))
         info = LabInfo(
             state_dir=str(paths.state_dir),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -46,10 +47,16 @@ def _networks_in_use() -> list[ipaddress.IPv4Network]:
     return used
 
 
-def choose_subnet() -> ipaddress.IPv4Network:
-    """Return the first candidate /16 that overlaps no route or address of the host."""
+def choose_subnet(name: str) -> ipaddress.IPv4Network:
+    """Return a candidate /16 that overlaps no route or address of the host.
+
+    The search starts at a place derived from the lab's name, so that labs
+    started at the same moment rarely pick the same subnet; the default lab
+    ("ocilab") starts at the first candidate.
+    """
     used = _networks_in_use()
-    for candidate in _CANDIDATES:
+    start = 0 if name == "ocilab" else int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(_CANDIDATES)
+    for candidate in _CANDIDATES[start:] + _CANDIDATES[:start]:
         if not any(candidate.overlaps(network) for network in used):
             return candidate
     raise LabError(
