@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ocilab.cri import CRIClient
-from ocilab.errors import PrerequisiteError
+from ocilab.errors import LabError, PrerequisiteError
 from ocilab.image import mediatypes
 from ocilab.lab import Lab, LabInfo, _cleanup, _prereq
 from ocilab.lab._config import LabPaths
@@ -204,3 +204,21 @@ def test_context_manager_keeps_running_lab(lab: LabInfo) -> None:
     with Lab(lab.state_dir) as info:
         assert info.pids == lab.pids
     assert _cleanup.pid_alive(lab.pids["containerd"])
+
+
+def test_up_refuses_folder_with_user_data(tmp_path: Path) -> None:
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("precious")
+    with pytest.raises(LabError, match="not empty and was not made by ocilab"):
+        Lab(folder).up()
+    assert (folder / "thesis.txt").read_text() == "precious"
+
+
+def test_down_keeps_folder_with_user_data(tmp_path: Path) -> None:
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("precious")
+    report = Lab(folder).down()
+    assert (folder / "thesis.txt").read_text() == "precious"
+    assert f"folder {folder}" in report.leftovers

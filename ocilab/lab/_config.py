@@ -26,6 +26,11 @@ class LabPaths:
     state_dir: Path
 
     @property
+    def marker(self) -> Path:
+        """The file that marks the folder as a lab's, so `down` may delete it."""
+        return self.state_dir / ".ocilab-lab"
+
+    @property
     def containerd_config(self) -> Path:
         return self.state_dir / "containerd.toml"
 

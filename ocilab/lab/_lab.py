@@ -139,6 +139,7 @@ class Lab:
             say(f"a lab is already running in {self.state_dir}; nothing changed")
             return existing
         check_prerequisites()
+        self._require_lab_folder()
         if self.registry_port:
             require_port_free(self.registry_port)
         if self._has_leftovers():
@@ -152,9 +153,25 @@ class Lab:
             self._teardown(use_cri=False)
             raise
 
+    def _require_lab_folder(self) -> None:
+        """Raise LabError when the state dir holds files that are not a lab's.
+
+        `down` deletes the state dir, so a folder with someone's data in it
+        must never become one.
+        """
+        directory = self.state_dir
+        if directory.exists() and not directory.is_dir():
+            raise LabError(f"lab state dir {directory} exists and is not a folder; choose another path")
+        if directory.is_dir() and any(directory.iterdir()) and not self.paths.marker.exists():
+            raise LabError(
+                f"lab state dir {directory} is not empty and was not made by ocilab "
+                f"(it has no {self.paths.marker.name}); choose a new or empty folder "
+                "with --state-dir or $OCILAB_STATE_DIR"
+            )
+
     def _has_leftovers(self) -> bool:
         return (
-            self.state_dir.exists()
+            self.paths.marker.exists()
             or bool(_cleanup.find_processes(self.paths))
             or bool(_cleanup.lab_mounts(self.paths))
             or _net.link_exists(self.name)
@@ -163,7 +180,9 @@ class Lab:
     def _start(self, say: Callable[[str], None]) -> LabInfo:
         started = time.monotonic()
         paths = self.paths
-        for folder in (paths.state_dir, paths.logs, paths.cni_conf_dir, paths.ipam_dir, paths.registry_root):
+        paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.marker.write_text("This folder belongs to an ocilab lab; `ocilab lab down` deletes it.\n")
+        for folder in (paths.logs, paths.cni_conf_dir, paths.ipam_dir, paths.registry_root):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         port = self.registry_port or free_port()
         host = f"127.0.0.1:{port}"
@@ -289,7 +308,10 @@ class Lab:
         report.files += [str(path) for path in _cleanup.remove_cni_cache(ids)]
         _net.delete_veths(self.name)
         report.bridge_removed = _net.delete_bridge(self.name)
-        _cleanup.remove_tree(self.state_dir)
+        if self.paths.marker.exists():
+            _cleanup.remove_tree(self.state_dir)
+        elif self.state_dir.is_dir():
+            log.warning("%s has no %s; leaving its files alone", self.state_dir, self.paths.marker.name)
         for folder in info.created_host_dirs if info is not None else []:
             _cleanup.remove_empty_dirs(Path(folder))
         report.leftovers = self._leftovers()
