@@ -21,7 +21,11 @@ def _lab_up(args: argparse.Namespace) -> int:
 
     lab = Lab(args.state_dir, registry_port=args.registry_port)
     info = lab.up(progress=lambda message: print(message, file=sys.stderr))
-    print(json.dumps(info.to_json(), indent=2, sort_keys=True) if args.json else _describe(info.to_json()))
+    print(
+        json.dumps(info.to_json(), indent=2, sort_keys=True)
+        if args.json
+        else _describe(info.to_json())
+    )
     return 0
 
 
@@ -46,7 +50,9 @@ def _lab_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
     elif not status["running"]:
-        print(f"no lab is running in {status['state_dir']}; start one with `ocilab lab up`")
+        print(
+            f"no lab is running in {status['state_dir']}; start one with `ocilab lab up`"
+        )
     else:
         print(_describe(status))
     return 0 if status["running"] else 3
@@ -58,7 +64,8 @@ def _describe(data: dict[str, Any]) -> str:
         f"CRI endpoint   {data['cri_endpoint']}",
         f"registry       {data['registry_url']}",
         f"pod network    {data['subnet']} on bridge {data['bridge']} (gateway {data['gateway']})",
-        f"processes      " + ", ".join(f"{name} {pid}" for name, pid in sorted(data["pids"].items())),
+        "processes      "
+        + ", ".join(f"{name} {pid}" for name, pid in sorted(data["pids"].items())),
     ]
     for name, reference in sorted(data["images"].items()):
         lines.append(f"image          {reference}")
@@ -66,10 +73,15 @@ def _describe(data: dict[str, Any]) -> str:
         if "error" in reply:
             lines.append(f"runtime.{api:<9}error: {reply['error']}")
         else:
-            lines.append(f"runtime.{api:<9}{reply['runtime_name']} {reply['runtime_version']}")
+            lines.append(
+                f"runtime.{api:<9}{reply['runtime_name']} {reply['runtime_version']}"
+            )
     health = data.get("health")
     if health:
-        checks = ", ".join(f"{key}={'ok' if value is True else value}" for key, value in sorted(health.items()))
+        checks = ", ".join(
+            f"{key}={'ok' if value is True else value}"
+            for key, value in sorted(health.items())
+        )
         lines.append(f"health         {checks}")
     return "\n".join(lines)
 
@@ -114,45 +126,107 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocilab", description=__doc__)
-    parser.add_argument("-v", "--verbose-log", action="store_true", help="log every call (INFO level)")
+    parser.add_argument(
+        "-v", "--verbose-log", action="store_true", help="log every call (INFO level)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    lab = commands.add_parser("lab", help="start, stop and inspect the lab").add_subparsers(dest="verb", required=True)
+    lab = commands.add_parser(
+        "lab", help="start, stop and inspect the lab"
+    ).add_subparsers(dest="verb", required=True)
     for verb, handler, help_text in (
-        ("up", _lab_up, "start containerd, CNI and the registry, and push the lab images"),
-        ("down", _lab_down, "remove every pod, process, mount, bridge and file of the lab"),
-        ("status", _lab_status, "show the lab's endpoints, images, processes and health"),
+        (
+            "up",
+            _lab_up,
+            "start containerd, CNI and the registry, and push the lab images",
+        ),
+        (
+            "down",
+            _lab_down,
+            "remove every pod, process, mount, bridge and file of the lab",
+        ),
+        (
+            "status",
+            _lab_status,
+            "show the lab's endpoints, images, processes and health",
+        ),
     ):
         sub = lab.add_parser(verb, help=help_text)
-        sub.add_argument("--state-dir", type=Path, help="the lab's folder (default: $OCILAB_STATE_DIR or ~/.local/state/ocilab/lab)")
+        sub.add_argument(
+            "--state-dir",
+            type=Path,
+            help="the lab's folder (default: $OCILAB_STATE_DIR or ~/.local/state/ocilab/lab)",
+        )
         if verb != "down":
             sub.add_argument("--json", action="store_true", help="print JSON")
         if verb == "up":
-            sub.add_argument("--registry-port", type=int, default=0, help="TCP port of the registry on 127.0.0.1 (default: any free port)")
+            sub.add_argument(
+                "--registry-port",
+                type=int,
+                default=0,
+                help="TCP port of the registry on 127.0.0.1 (default: any free port)",
+            )
         sub.set_defaults(handler=handler)
 
-    cri = commands.add_parser("cri", help="call a CRI runtime").add_subparsers(dest="verb", required=True)
+    cri = commands.add_parser("cri", help="call a CRI runtime").add_subparsers(
+        dest="verb", required=True
+    )
     for verb, handler, help_text in (
         ("version", _cri_version, "call Version"),
         ("status", _cri_status, "call Status (exit 1 when a condition is false)"),
-        ("call", _cri_call, "call any method by path, e.g. runtime.v1.RuntimeService/ListContainers"),
+        (
+            "call",
+            _cri_call,
+            "call any method by path, e.g. runtime.v1.RuntimeService/ListContainers",
+        ),
     ):
         sub = cri.add_parser(verb, help=help_text)
-        sub.add_argument("--endpoint", help="unix:///path or /path (default: the lab, then node sockets)")
-        sub.add_argument("--timeout", type=float, default=10.0, help="deadline per call in seconds")
-        sub.add_argument("--api-version", choices=["v1", "v1alpha2"], help="skip negotiation")
+        sub.add_argument(
+            "--endpoint",
+            help="unix:///path or /path (default: the lab, then node sockets)",
+        )
+        sub.add_argument(
+            "--timeout", type=float, default=10.0, help="deadline per call in seconds"
+        )
+        sub.add_argument(
+            "--api-version", choices=["v1", "v1alpha2"], help="skip negotiation"
+        )
         if verb == "status":
-            sub.add_argument("--verbose", action="store_true", help="ask for the verbose info map")
+            sub.add_argument(
+                "--verbose", action="store_true", help="ask for the verbose info map"
+            )
         if verb == "call":
             sub.add_argument("method", help="full method path")
-            sub.add_argument("request", nargs="?", help="request as JSON (protobuf JSON form)")
+            sub.add_argument(
+                "request", nargs="?", help="request as JSON (protobuf JSON form)"
+            )
         sub.set_defaults(handler=handler)
 
-    notebooks = commands.add_parser("notebooks", help="run the lesson notebooks").add_subparsers(dest="verb", required=True)
-    run = notebooks.add_parser("run", help="execute every notebook with papermill against the lab")
-    run.add_argument("folder", nargs="?", type=Path, help="folder of notebooks (default: the repository's notebooks/)")
-    run.add_argument("--output", type=Path, help="folder for the executed copies (default: a new temporary folder)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE", help="papermill parameter, repeatable")
+    notebooks = commands.add_parser(
+        "notebooks", help="run the lesson notebooks"
+    ).add_subparsers(dest="verb", required=True)
+    run = notebooks.add_parser(
+        "run", help="execute every notebook with papermill against the lab"
+    )
+    run.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        help="folder of notebooks (default: the repository's notebooks/)",
+    )
+    run.add_argument(
+        "--output",
+        type=Path,
+        help="folder for the executed copies (default: a new temporary folder)",
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="papermill parameter, repeatable",
+    )
     run.set_defaults(handler=_notebooks_run)
     return parser
 

@@ -39,7 +39,9 @@ def generate(out_dir: Path) -> list[Path]:
         if protoc.main(args) != 0:
             raise SystemExit(f"protoc failed on {relative}")
     # Packages for every generated folder, so the modules import by full name.
-    written = sorted(p for p in (out_dir / "ocilab" / "_proto").rglob("*") if p.is_file())
+    written = sorted(
+        p for p in (out_dir / "ocilab" / "_proto").rglob("*") if p.is_file()
+    )
     for folder in {p.parent for p in written}:
         for parent in [folder, *folder.parents]:
             if parent == out_dir / "ocilab":

@@ -41,7 +41,9 @@ def shared_path(*parts: str) -> Path:
     """Return a path under ../shared, or skip the test when the folder is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent (it sits beside the repository in ../shared)")
+        pytest.skip(
+            f"reference data {path} is absent (it sits beside the repository in ../shared)"
+        )
     return path
 
 

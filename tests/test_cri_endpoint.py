@@ -17,7 +17,13 @@ SOCKET = "/run/containerd/containerd.sock"
 
 @pytest.mark.parametrize(
     "text",
-    [SOCKET, f"unix://{SOCKET}", f"unix:{SOCKET}", f"  unix://{SOCKET}  ", "/run/containerd/./containerd.sock"],
+    [
+        SOCKET,
+        f"unix://{SOCKET}",
+        f"unix:{SOCKET}",
+        f"  unix://{SOCKET}  ",
+        "/run/containerd/./containerd.sock",
+    ],
     ids=["bare", "unix-triple-slash", "unix-single-slash", "whitespace", "dot-segment"],
 )
 def test_endpoint_accepted_forms(text: str) -> None:
@@ -41,7 +47,15 @@ def test_endpoint_accepts_pathlike() -> None:
         ("run/containerd.sock", "the path is relative"),
         ("unix:run/containerd.sock", "invalid CRI endpoint"),
     ],
-    ids=["unix-relative", "tcp", "http", "empty", "blank", "bare-relative", "unix-colon-relative"],
+    ids=[
+        "unix-relative",
+        "tcp",
+        "http",
+        "empty",
+        "blank",
+        "bare-relative",
+        "unix-colon-relative",
+    ],
 )
 def test_endpoint_rejected_forms(text: str, expected: str) -> None:
     with pytest.raises(EndpointError, match=expected) as caught:
@@ -61,7 +75,9 @@ def test_endpoint_directory_rejected(tmp_path: Path) -> None:
         CRIClient(f"unix://{tmp_path}")
 
 
-def test_endpoint_bare_path_warns_once(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+def test_endpoint_bare_path_warns_once(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     path = str(tmp_path / "warn-once.sock")
     with caplog.at_level(logging.WARNING, logger="ocilab.cri.endpoint"):
         parse_endpoint(path)
@@ -72,7 +88,9 @@ def test_endpoint_bare_path_warns_once(caplog: pytest.LogCaptureFixture, tmp_pat
     assert f"unix://{path}" in warnings[0].getMessage()
 
 
-def test_endpoint_unix_form_does_not_warn(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+def test_endpoint_unix_form_does_not_warn(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     with caplog.at_level(logging.WARNING, logger="ocilab.cri.endpoint"):
         parse_endpoint(f"unix://{tmp_path}/quiet.sock")
     assert caplog.records == []
@@ -88,9 +106,13 @@ def test_default_probe_reports_socket_that_answered(
     server.listen(1)
     monkeypatch.setenv("OCILAB_STATE_DIR", str(tmp_path / "no-lab"))
     monkeypatch.setattr(
-        endpoint_module, "DEFAULT_ENDPOINTS", (("first", str(missing)), ("second", str(listening)))
+        endpoint_module,
+        "DEFAULT_ENDPOINTS",
+        (("first", str(missing)), ("second", str(listening))),
     )
-    monkeypatch.setattr("ocilab.cri.client.DEFAULT_ENDPOINTS", endpoint_module.DEFAULT_ENDPOINTS)
+    monkeypatch.setattr(
+        "ocilab.cri.client.DEFAULT_ENDPOINTS", endpoint_module.DEFAULT_ENDPOINTS
+    )
     try:
         client = CRIClient()
         assert client.endpoint.path == str(listening)
@@ -100,15 +122,21 @@ def test_default_probe_reports_socket_that_answered(
         server.close()
 
 
-def test_default_probe_none_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_probe_none_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("OCILAB_STATE_DIR", str(tmp_path / "no-lab"))
-    monkeypatch.setattr("ocilab.cri.client.DEFAULT_ENDPOINTS", (("only", str(tmp_path / "x.sock")),))
+    monkeypatch.setattr(
+        "ocilab.cri.client.DEFAULT_ENDPOINTS", (("only", str(tmp_path / "x.sock")),)
+    )
     with pytest.raises(SocketNotFoundError, match="ocilab lab up") as caught:
         CRIClient()
     assert str(tmp_path / "x.sock") in str(caught.value)
 
 
-def test_environment_variable_endpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_variable_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", f"unix://{tmp_path}/env.sock")
     client = CRIClient()
     assert client.endpoint.path == f"{tmp_path}/env.sock"

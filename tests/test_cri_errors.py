@@ -54,9 +54,9 @@ def test_socket_without_listener_unavailable(tmp_path: Path) -> None:
     path = tmp_path / "dead.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
-    listener.close()  # the file stays, nobody accepts
+    listener.close()  # the socket file remains and no process accepts
     with CRIClient(f"unix://{path}", timeout=5) as cri:
-        with pytest.raises(RuntimeUnavailableError, match="not answering") as caught:
+        with pytest.raises(RuntimeUnavailableError, match="not responding") as caught:
             cri.version()
     assert not isinstance(caught.value, SocketNotFoundError)
     assert caught.value.endpoint == f"unix://{path}"
@@ -74,8 +74,12 @@ except OcilabError as error:
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a socket owned by another user")
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root to create a socket owned by another user"
+)
+@pytest.mark.skipif(
+    shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed"
+)
 def test_socket_permission_denied(tmp_path: Path) -> None:
     path = tmp_path / "private.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -87,8 +91,15 @@ def test_socket_permission_denied(tmp_path: Path) -> None:
     try:
         # Root without CAP_DAC_OVERRIDE obeys file modes like any other user.
         result = subprocess.run(
-            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-             sys.executable, "-c", _CHILD, f"unix://{path}"],
+            [
+                "setpriv",
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                sys.executable,
+                "-c",
+                _CHILD,
+                f"unix://{path}",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -103,5 +114,10 @@ def test_socket_permission_denied(tmp_path: Path) -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for error in (SocketNotFoundError, SocketPermissionError, CRITimeout, CRIUnimplementedError):
+    for error in (
+        SocketNotFoundError,
+        SocketPermissionError,
+        CRITimeout,
+        CRIUnimplementedError,
+    ):
         assert issubclass(error, OcilabError)

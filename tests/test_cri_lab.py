@@ -6,10 +6,16 @@ import time
 import uuid
 from pathlib import Path
 
+import grpc
 import pytest
 
 from ocilab.cri import CRIClient
-from ocilab.errors import CRICallError, CRITimeout, CRIUnimplementedError, UnknownMethodError
+from ocilab.errors import (
+    CRICallError,
+    CRITimeout,
+    CRIUnimplementedError,
+    UnknownMethodError,
+)
 from ocilab.lab import LabInfo
 
 pytestmark = pytest.mark.lab
@@ -47,13 +53,14 @@ def test_status_conditions_and_verbose_info(cri: CRIClient) -> None:
     types = {condition.type: condition.status for condition in status.conditions}
     assert types == {"RuntimeReady": True, "NetworkReady": True}
     assert status.ready
-    # containerd's verbose info holds its CRI config as a JSON string.
+    # containerd's verbose info contains its CRI config as a JSON string.
     assert isinstance(status.info["config"], dict)
     assert status.info["config"]["restrictOOMScoreAdj"] is True
 
 
 @pytest.mark.parametrize(
-    "method", ["runtime.v1.RuntimeService/Version", "/runtime.v1.RuntimeService/Version"]
+    "method",
+    ["runtime.v1.RuntimeService/Version", "/runtime.v1.RuntimeService/Version"],
 )
 def test_raw_call_by_path(cri: CRIClient, method: str) -> None:
     reply = cri.call(method, {"version": "v1"})
@@ -64,7 +71,9 @@ def test_raw_call_by_path(cri: CRIClient, method: str) -> None:
 def test_raw_call_v1alpha2_message(cri: CRIClient) -> None:
     from ocilab._proto.runtime.v1alpha2 import api_pb2
 
-    reply = cri.call("runtime.v1alpha2.RuntimeService/Version", api_pb2.VersionRequest())
+    reply = cri.call(
+        "runtime.v1alpha2.RuntimeService/Version", api_pb2.VersionRequest()
+    )
     assert type(reply).DESCRIPTOR.full_name == "runtime.v1alpha2.VersionResponse"
     assert reply.runtime_api_version == "v1alpha2"
 
@@ -76,7 +85,12 @@ def test_raw_call_wrong_message_type(cri: CRIClient) -> None:
 
 @pytest.mark.parametrize(
     "method",
-    ["runtime.v1.RuntimeService/NoSuchMethod", "runtime.v2.RuntimeService/Version", "Version", "runtime.v1.Nope/Version"],
+    [
+        "runtime.v1.RuntimeService/NoSuchMethod",
+        "runtime.v2.RuntimeService/Version",
+        "Version",
+        "runtime.v1.Nope/Version",
+    ],
 )
 def test_raw_call_unknown_method(cri: CRIClient, method: str) -> None:
     with pytest.raises(UnknownMethodError, match="runtime.v1.RuntimeService/Version"):
@@ -95,11 +109,35 @@ def test_unimplemented_method_is_not_version_problem(cri: CRIClient) -> None:
     assert cri.version().runtime_name == "containerd"
 
 
-def test_deadline_exceeded_translated(cri: CRIClient) -> None:
-    with pytest.raises(CRITimeout, match="timed out") as caught:
-        cri.runtime.Status(verbose=True, deadline=0.000001)
+def test_deadline_exceeded_translated(lab: LabInfo) -> None:
+    name = "deadline"
+    image = lab.images["busybox"]
+    with CRIClient(lab.cri_endpoint, timeout=120) as cri:
+        cri.images.PullImage(image={"image": image})
+        pod_config = _pod_config(lab, name)
+        pod_id = cri.runtime.RunPodSandbox(config=pod_config).pod_sandbox_id
+        container_id = cri.runtime.CreateContainer(
+            pod_sandbox_id=pod_id,
+            config={
+                "metadata": {"name": "main"},
+                "image": {"image": image},
+                "command": ["sleep", "600"],
+            },
+            sandbox_config=pod_config,
+        ).container_id
+        cri.runtime.StartContainer(container_id=container_id)
+        started = time.monotonic()
+        with pytest.raises(CRITimeout, match="timed out") as caught:
+            cri.runtime.ExecSync(
+                container_id=container_id, cmd=["sleep", "5"], deadline=0.5
+            )
+        elapsed = time.monotonic() - started
+        cri.runtime.StopPodSandbox(pod_sandbox_id=pod_id)
+        cri.runtime.RemovePodSandbox(pod_sandbox_id=pod_id)
+    assert elapsed < 4
     assert caught.value.code == "DEADLINE_EXCEEDED"
-    assert isinstance(caught.value.__cause__, Exception)
+    assert caught.value.method == "/runtime.v1.RuntimeService/ExecSync"
+    assert isinstance(caught.value.__cause__, grpc.RpcError)
 
 
 def test_not_found_translated(cri: CRIClient) -> None:
@@ -116,7 +154,12 @@ def test_grpc_stub_direct(cri: CRIClient) -> None:
 
 def _pod_config(lab: LabInfo, name: str) -> dict[str, object]:
     return {
-        "metadata": {"name": name, "namespace": "ocilab-tests", "uid": str(uuid.uuid4()), "attempt": 0},
+        "metadata": {
+            "name": name,
+            "namespace": "ocilab-tests",
+            "uid": str(uuid.uuid4()),
+            "attempt": 0,
+        },
         "hostname": name,
         "log_directory": str(Path(lab.state_dir) / "pod-logs" / name),
         "linux": {},
@@ -144,14 +187,20 @@ def test_pod_lifecycle(lab: LabInfo, api_version: str) -> None:
         ).container_id
         cri.runtime.StartContainer(container_id=container_id)
 
-        result = cri.runtime.ExecSync(container_id=container_id, cmd=["sh", "-c", "echo out; echo err >&2; hostname; exit 3"], timeout=20)
+        result = cri.runtime.ExecSync(
+            container_id=container_id,
+            cmd=["sh", "-c", "echo out; echo err >&2; hostname; exit 3"],
+            timeout=20,
+        )
         assert result.exit_code == 3
         assert result.stdout.decode().split() == ["out", name]
         assert result.stderr.decode().strip() == "err"
 
         pod_status = cri.runtime.PodSandboxStatus(pod_sandbox_id=pod_id).status
         assert pod_status.state == cri.pb.SANDBOX_READY
-        assert pod_status.network.ip.startswith(lab.subnet.split(".")[0] + "." + lab.subnet.split(".")[1] + ".")
+        assert pod_status.network.ip.startswith(
+            lab.subnet.split(".")[0] + "." + lab.subnet.split(".")[1] + "."
+        )
 
         log_file = Path(lab.state_dir) / "pod-logs" / name / "main.log"
         for _ in range(50):

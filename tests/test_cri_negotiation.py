@@ -35,8 +35,12 @@ class FakeRuntimeServer:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         for version in versions:
             pb, grpc_module = MODULES[version]
-            grpc_module.add_RuntimeServiceServicer_to_server(self._runtime(pb, grpc_module, version), self.server)
-            grpc_module.add_ImageServiceServicer_to_server(self._images(pb, grpc_module, version), self.server)
+            grpc_module.add_RuntimeServiceServicer_to_server(
+                self._runtime(pb, grpc_module, version), self.server
+            )
+            grpc_module.add_ImageServiceServicer_to_server(
+                self._images(pb, grpc_module, version), self.server
+            )
         self.server.add_insecure_port(f"unix://{socket_path}")
 
     def _runtime(self, pb: ModuleType, grpc_module: ModuleType, version: str) -> object:
@@ -64,7 +68,11 @@ class FakeRuntimeServer:
 
             def ListImages(self, request: object, context: object) -> object:
                 calls.append(f"{version}/ListImages")
-                image = pb.Image(id=f"sha256:{'a' * 64}", repo_tags=[f"fake/{version}:latest"], size=42)
+                image = pb.Image(
+                    id=f"sha256:{'a' * 64}",
+                    repo_tags=[f"fake/{version}:latest"],
+                    size=42,
+                )
                 return pb.ListImagesResponse(images=[image])
 
         return Images()
@@ -83,8 +91,13 @@ def fake_socket(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("version", ["v1", "v1alpha2"])
-def test_fake_single_version_runtime_negotiated(fake_socket: Path, version: str) -> None:
-    with FakeRuntimeServer(fake_socket, (version,)), CRIClient(f"unix://{fake_socket}") as cri:
+def test_fake_single_version_runtime_negotiated(
+    fake_socket: Path, version: str
+) -> None:
+    with (
+        FakeRuntimeServer(fake_socket, (version,)),
+        CRIClient(f"unix://{fake_socket}") as cri,
+    ):
         reply = cri.version()
         images = cri.images.ListImages().images
         assert cri.api_version == version
@@ -110,30 +123,47 @@ def test_fake_negotiation_cached_per_endpoint(fake_socket: Path) -> None:
             with CRIClient(f"unix://{fake_socket}") as cri:
                 cri.version()
         probes = [call for call in server.calls if call.endswith("Version")]
-    # One probe answered by v1alpha2 during negotiation, then one real call per client.
+    # One probe served by v1alpha2 during negotiation, then one real call per client.
     assert probes == ["v1alpha2/Version"] * 4
 
 
 def test_fake_forced_version_not_served(fake_socket: Path) -> None:
-    with FakeRuntimeServer(fake_socket, ("v1",)), CRIClient(f"unix://{fake_socket}", api_version="v1alpha2") as cri:
-        with pytest.raises(CRIUnimplementedError, match="not supported by this runtime"):
+    with (
+        FakeRuntimeServer(fake_socket, ("v1",)),
+        CRIClient(f"unix://{fake_socket}", api_version="v1alpha2") as cri,
+    ):
+        with pytest.raises(
+            CRIUnimplementedError, match="not supported by this runtime"
+        ):
             cri.version()
 
 
 def test_fake_image_service_negotiated_separately(tmp_path: Path) -> None:
     runtime_socket = tmp_path / "runtime.sock"
     image_socket = tmp_path / "images.sock"
-    with FakeRuntimeServer(runtime_socket, ("v1",)), FakeRuntimeServer(image_socket, ("v1alpha2",)):
-        with CRIClient(f"unix://{runtime_socket}", image_endpoint=f"unix://{image_socket}") as cri:
+    with (
+        FakeRuntimeServer(runtime_socket, ("v1",)),
+        FakeRuntimeServer(image_socket, ("v1alpha2",)),
+    ):
+        with CRIClient(
+            f"unix://{runtime_socket}", image_endpoint=f"unix://{image_socket}"
+        ) as cri:
             assert cri.api_version == "v1"
             assert cri.image_api_version == "v1alpha2"
-            assert cri.images.ListImages().images[0].repo_tags == ["fake/v1alpha2:latest"]
+            assert cri.images.ListImages().images[0].repo_tags == [
+                "fake/v1alpha2:latest"
+            ]
 
 
 def test_fake_unimplemented_method_keeps_version(fake_socket: Path) -> None:
-    with FakeRuntimeServer(fake_socket, ("v1",)), CRIClient(f"unix://{fake_socket}") as cri:
+    with (
+        FakeRuntimeServer(fake_socket, ("v1",)),
+        CRIClient(f"unix://{fake_socket}") as cri,
+    ):
         assert cri.api_version == "v1"
-        with pytest.raises(CRIUnimplementedError, match="ListContainers is not supported"):
+        with pytest.raises(
+            CRIUnimplementedError, match="ListContainers is not supported"
+        ):
             cri.runtime.ListContainers()
         assert cri.api_version == "v1"
         assert cri.version().runtime_name == "fake-runtime"

@@ -38,22 +38,38 @@ def _conda_dependencies() -> dict[str, str]:
 
 
 def test_environment_lists_every_dependency() -> None:
-    expected = {CONDA_NAMES.get(name, name): spec for name, spec in _pyproject_dependencies().items()}
+    expected = {
+        CONDA_NAMES.get(name, name): spec
+        for name, spec in _pyproject_dependencies().items()
+    }
     assert _conda_dependencies() == expected
 
 
 def test_environment_python_matches_requires_python() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pythons = [e for e in _environment()["dependencies"] if isinstance(e, str) and e.startswith("python")]
+    pythons = [
+        e
+        for e in _environment()["dependencies"]
+        if isinstance(e, str) and e.startswith("python")
+    ]
     assert pythons == ["python" + project["requires-python"]]
 
 
 def test_environment_installs_package_with_pip() -> None:
-    pip_sections = [e["pip"] for e in _environment()["dependencies"] if isinstance(e, dict)]
+    pip_sections = [
+        e["pip"] for e in _environment()["dependencies"] if isinstance(e, dict)
+    ]
     assert pip_sections == [["-e ."]]
 
 
 def test_environment_has_notebook_stack() -> None:
     conda = _conda_dependencies()
-    for name in ("jupyterlab", "grpcio", "protobuf", "ipywidgets", "pandas", "papermill"):
+    for name in (
+        "jupyterlab",
+        "grpcio",
+        "protobuf",
+        "ipywidgets",
+        "pandas",
+        "papermill",
+    ):
         assert name in conda, name

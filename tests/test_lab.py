@@ -27,7 +27,10 @@ pytestmark = pytest.mark.lab
 
 def _ocilab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ocilab.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ocilab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -87,7 +90,9 @@ def test_lab_images_reproducible() -> None:
 
 
 def test_missing_package_named_with_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    missing = _prereq._Need("a test-only tool", "/nonexistent/ocilab-test-tool", "ocilab-test-package")
+    missing = _prereq._Need(
+        "a test-only tool", "/nonexistent/ocilab-test-tool", "ocilab-test-package"
+    )
     monkeypatch.setattr(_prereq, "_NEEDS", [*_prereq._NEEDS, missing])
     with pytest.raises(PrerequisiteError) as caught:
         _prereq.check_prerequisites()
@@ -111,7 +116,9 @@ def test_port_in_use_rejected(tmp_path: Path) -> None:
     port = holder.getsockname()[1]
     state_dir = tmp_path / "lab"
     try:
-        with pytest.raises(PrerequisiteError, match=f"127.0.0.1:{port} is in use") as caught:
+        with pytest.raises(
+            PrerequisiteError, match=f"127.0.0.1:{port} is in use"
+        ) as caught:
             Lab(state_dir, registry_port=port).up()
     finally:
         holder.close()
@@ -126,21 +133,36 @@ def _host_snapshot() -> dict[str, object]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _cleanup.pid_alive(int(entry.name)):
             argv = _cleanup._cmdline(int(entry.name))
-            if argv and Path(argv[0]).name in ("containerd", "containerd-shim-runc-v2", "docker-registry", "sleep"):
+            if argv and Path(argv[0]).name in (
+                "containerd",
+                "containerd-shim-runc-v2",
+                "docker-registry",
+                "sleep",
+            ):
                 live.append(argv[0])
     return {
         "mounts": len(Path("/proc/self/mountinfo").read_text().splitlines()),
-        "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
+        "links": sorted(
+            line.split(":")[1].strip().split("@")[0] for line in links.splitlines()
+        ),
         "processes": sorted(live),
-        "shim sockets": sorted(os.listdir("/run/containerd/s")) if os.path.isdir("/run/containerd/s") else [],
-        "cni cache": sorted(os.listdir("/var/lib/cni/results")) if os.path.isdir("/var/lib/cni/results") else [],
+        "shim sockets": sorted(os.listdir("/run/containerd/s"))
+        if os.path.isdir("/run/containerd/s")
+        else [],
+        "cni cache": sorted(os.listdir("/var/lib/cni/results"))
+        if os.path.isdir("/var/lib/cni/results")
+        else [],
     }
 
 
 def _run_pod(info: LabInfo) -> None:
     with CRIClient(info.cri_endpoint, timeout=120) as cri:
         config = {
-            "metadata": {"name": "leak-check", "namespace": "ocilab-tests", "uid": str(uuid.uuid4())},
+            "metadata": {
+                "name": "leak-check",
+                "namespace": "ocilab-tests",
+                "uid": str(uuid.uuid4()),
+            },
             "log_directory": str(Path(info.state_dir) / "pod-logs"),
             "linux": {},
         }
@@ -148,8 +170,12 @@ def _run_pod(info: LabInfo) -> None:
         cri.images.PullImage(image={"image": info.images["busybox"]})
         container_id = cri.runtime.CreateContainer(
             pod_sandbox_id=pod_id,
-            config={"metadata": {"name": "sleeper"}, "image": {"image": info.images["busybox"]},
-                    "command": ["sleep", "600"], "log_path": "sleeper.log"},
+            config={
+                "metadata": {"name": "sleeper"},
+                "image": {"image": info.images["busybox"]},
+                "command": ["sleep", "600"],
+                "log_path": "sleeper.log",
+            },
             sandbox_config=config,
         ).container_id
         cri.runtime.StartContainer(container_id=container_id)

@@ -38,9 +38,13 @@ def test_notebook_lesson_shape(path: Path) -> None:
     first = notebook.cells[0]
     assert first.cell_type == "markdown"
     assert first.source.startswith("# ")
-    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    tagged = [
+        cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])
+    ]
     assert len(tagged) == 1
-    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    markdown = "\n".join(
+        cell.source for cell in notebook.cells if cell.cell_type == "markdown"
+    )
     assert "## What you learned" in markdown
     assert "## Exercises" in markdown
     assert path.name[:3].rstrip("-").isdigit()
@@ -51,7 +55,15 @@ def test_notebooks_run_against_lab(lab: LabInfo) -> None:
     output = Path(os.environ.get("OCILAB_ARTIFACTS", REPO / "artifacts")) / "notebooks"
     output.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [sys.executable, "-m", "ocilab.cli", "notebooks", "run", "--output", str(output)],
+        [
+            sys.executable,
+            "-m",
+            "ocilab.cli",
+            "notebooks",
+            "run",
+            "--output",
+            str(output),
+        ],
         capture_output=True,
         text=True,
         timeout=900,

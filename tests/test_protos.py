@@ -34,7 +34,9 @@ def _compiled(module: Any) -> descriptor_pb2.FileDescriptorProto:
     return proto
 
 
-def _fields(message: descriptor_pb2.DescriptorProto, prefix: str = "") -> dict[str, tuple[Any, ...]]:
+def _fields(
+    message: descriptor_pb2.DescriptorProto, prefix: str = ""
+) -> dict[str, tuple[Any, ...]]:
     """Flatten every field, nested message and map entry of a message into comparable rows."""
     rows: dict[str, tuple[Any, ...]] = {}
     name = prefix + message.name
@@ -61,7 +63,9 @@ def _fields(message: descriptor_pb2.DescriptorProto, prefix: str = "") -> dict[s
     return rows
 
 
-def _enum_rows(enum: descriptor_pb2.EnumDescriptorProto, prefix: str = "") -> dict[str, tuple[Any, ...]]:
+def _enum_rows(
+    enum: descriptor_pb2.EnumDescriptorProto, prefix: str = ""
+) -> dict[str, tuple[Any, ...]]:
     rows: dict[str, tuple[Any, ...]] = {prefix + enum.name: ("enum",)}
     for value in enum.value:
         rows[f"{prefix}{enum.name}.{value.name}"] = (value.number,)
@@ -69,9 +73,14 @@ def _enum_rows(enum: descriptor_pb2.EnumDescriptorProto, prefix: str = "") -> di
 
 
 def _rows(proto: descriptor_pb2.FileDescriptorProto) -> dict[str, tuple[Any, ...]]:
-    rows: dict[str, tuple[Any, ...]] = {"package": (proto.package,), "syntax": (proto.syntax,)}
+    rows: dict[str, tuple[Any, ...]] = {
+        "package": (proto.package,),
+        "syntax": (proto.syntax,),
+    }
     for service in proto.service:
-        rows[f"service {service.name}"] = tuple(method.name for method in service.method)
+        rows[f"service {service.name}"] = tuple(
+            method.name for method in service.method
+        )
         for method in service.method:
             rows[f"rpc {service.name}.{method.name}"] = (
                 method.input_type,
@@ -93,10 +102,14 @@ def test_compiled_descriptor_matches_contract(version: str) -> None:
     actual = _rows(_compiled(module))
     missing = sorted(set(expected) - set(actual))
     extra = sorted(set(actual) - set(expected))
-    differing = sorted(key for key in set(expected) & set(actual) if expected[key] != actual[key])
+    differing = sorted(
+        key for key in set(expected) & set(actual) if expected[key] != actual[key]
+    )
     assert missing == [], f"in the contract, not in protos/: {missing[:10]}"
     assert extra == [], f"in protos/, not in the contract: {extra[:10]}"
-    assert differing == [], [(key, expected[key], actual[key]) for key in differing[:10]]
+    assert differing == [], [
+        (key, expected[key], actual[key]) for key in differing[:10]
+    ]
 
 
 @pytest.mark.parametrize("version", sorted(CONTRACTS))
@@ -106,7 +119,9 @@ def test_compiled_descriptor_counts(version: str) -> None:
     compiled = _compiled(module)
     assert len(compiled.message_type) == len(contract.message_type)
     assert len(compiled.enum_type) == len(contract.enum_type)
-    assert [len(s.method) for s in compiled.service] == [len(s.method) for s in contract.service]
+    assert [len(s.method) for s in compiled.service] == [
+        len(s.method) for s in contract.service
+    ]
 
 
 def test_json_names_match_contract() -> None:
@@ -114,20 +129,29 @@ def test_json_names_match_contract() -> None:
     for message in data["message_type"]:
         compiled = v1_pb2.DESCRIPTOR.message_types_by_name[message["name"]]
         for field in message.get("field", []):
-            assert compiled.fields_by_name[field["name"]].json_name == field["json_name"]
+            assert (
+                compiled.fields_by_name[field["name"]].json_name == field["json_name"]
+            )
 
 
 def test_regeneration_changes_nothing(tmp_path: Path) -> None:
     if importlib.util.find_spec("grpc_tools") is None:
         pytest.skip("grpcio-tools is not installed (pip install -e '.[test]')")
     subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "gen_protos.py"), "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "gen_protos.py"),
+            "--out",
+            str(tmp_path),
+        ],
         check=True,
         capture_output=True,
     )
     committed_root = REPO / "ocilab" / "_proto"
     generated_root = tmp_path / "ocilab" / "_proto"
-    generated = sorted(p.relative_to(generated_root) for p in generated_root.rglob("*") if p.is_file())
+    generated = sorted(
+        p.relative_to(generated_root) for p in generated_root.rglob("*") if p.is_file()
+    )
     committed = sorted(
         p.relative_to(committed_root)
         for p in committed_root.rglob("*")
@@ -135,10 +159,14 @@ def test_regeneration_changes_nothing(tmp_path: Path) -> None:
     )
     assert generated == committed
     for relative in generated:
-        assert (generated_root / relative).read_bytes() == (committed_root / relative).read_bytes(), relative
+        assert (generated_root / relative).read_bytes() == (
+            committed_root / relative
+        ).read_bytes(), relative
 
 
 def test_generated_imports_are_package_qualified() -> None:
-    grpc_module = (REPO / "ocilab" / "_proto" / "runtime" / "v1" / "api_pb2_grpc.py").read_text()
+    grpc_module = (
+        REPO / "ocilab" / "_proto" / "runtime" / "v1" / "api_pb2_grpc.py"
+    ).read_text()
     assert "from ocilab._proto.runtime.v1 import api_pb2" in grpc_module
     assert "sys.path" not in grpc_module

@@ -3,8 +3,8 @@
 Every CRI call goes through :func:`translating`, which maps the gRPC status
 code to the most specific :class:`~ocilab.errors.CRIError` subclass and keeps
 the original ``grpc.RpcError`` as ``__cause__``. For UNAVAILABLE it looks at
-the socket itself, to tell a missing socket from a permission problem from a
-runtime that does not answer.
+the socket itself, to tell apart a missing socket, a permission problem and a
+runtime that does not respond.
 """
 
 from __future__ import annotations
@@ -67,7 +67,12 @@ def _group_name(gid: int) -> str:
 def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
     """Pick the error for UNAVAILABLE by looking at the socket file."""
     path = endpoint.path
-    common = {"endpoint": endpoint.target, "method": method, "code": "UNAVAILABLE", "details": details}
+    common = {
+        "endpoint": endpoint.target,
+        "method": method,
+        "code": "UNAVAILABLE",
+        "details": details,
+    }
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -79,7 +84,11 @@ def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
             f"CRI endpoint {path} is not a socket; point it at the runtime's unix socket",
             **common,
         )
-    if info is None or not os.access(path, os.R_OK | os.W_OK) or "ermission denied" in details:
+    if (
+        info is None
+        or not os.access(path, os.R_OK | os.W_OK)
+        or "ermission denied" in details
+    ):
         group = _group_name(info.st_gid) if info is not None else "its group"
         return SocketPermissionError(
             f"permission denied on CRI socket {path}: run as root (sudo), or as a member "
@@ -87,7 +96,7 @@ def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
             **common,
         )
     return RuntimeUnavailableError(
-        f"CRI runtime at {path} is not answering ({details}); check that it is "
+        f"CRI runtime at {path} is not responding ({details}); check that it is "
         "running (`ocilab lab status` for the lab)",
         **common,
     )
@@ -102,7 +111,12 @@ def translate_rpc_error(
     if code is grpc.StatusCode.UNAVAILABLE:
         return _unavailable(endpoint, method, details)
     error_class = CODE_TO_ERROR.get(code, CRICallError)
-    common = {"endpoint": endpoint.target, "method": method, "code": code.name, "details": details}
+    common = {
+        "endpoint": endpoint.target,
+        "method": method,
+        "code": code.name,
+        "details": details,
+    }
     if code is grpc.StatusCode.UNIMPLEMENTED:
         who = runtime or endpoint.target
         message = f"{method} is not supported by this runtime ({who}): {details}"
@@ -117,7 +131,9 @@ def translate_rpc_error(
 
 
 @contextlib.contextmanager
-def translating(endpoint: Endpoint, method: str, *, runtime: str = "") -> Iterator[None]:
+def translating(
+    endpoint: Endpoint, method: str, *, runtime: str = ""
+) -> Iterator[None]:
     """Run a block that makes one gRPC call, raising ocilab errors instead of grpc.RpcError."""
     try:
         yield

@@ -5,7 +5,7 @@
 'containerd'
 
 The API version is negotiated once per endpoint and service: ``Version`` is
-tried on runtime.v1, and only an UNIMPLEMENTED answer to that probe moves the
+tried on runtime.v1, and only an UNIMPLEMENTED reply to that probe moves the
 client to runtime.v1alpha2. After that, an UNIMPLEMENTED from one method means
 that the runtime lacks that method, and raises CRIUnimplementedError.
 """
@@ -46,7 +46,9 @@ _runtime_names: dict[str, str] = {}
 _negotiated_lock = threading.Lock()
 
 
-def resolve_endpoint(endpoint: str | os.PathLike[str] | None = None) -> tuple[Endpoint, str]:
+def resolve_endpoint(
+    endpoint: str | os.PathLike[str] | None = None,
+) -> tuple[Endpoint, str]:
     """Return the endpoint to use and where it came from.
 
     In order: the argument; $CONTAINER_RUNTIME_ENDPOINT; the running lab; the
@@ -65,11 +67,13 @@ def resolve_endpoint(endpoint: str | os.PathLike[str] | None = None) -> tuple[En
         return parse_endpoint(lab.cri_endpoint), f"the running lab ({lab.state_dir})"
     for runtime, path in DEFAULT_ENDPOINTS:
         if socket_answers(path):
-            log.info("no CRI endpoint given; %s answered on %s", runtime, path)
+            log.info(
+                "no CRI endpoint given; %s accepted a connection on %s", runtime, path
+            )
             return parse_endpoint(path), f"{runtime}'s default socket"
     tried = ", ".join(path for _, path in DEFAULT_ENDPOINTS)
     raise SocketNotFoundError(
-        "no CRI endpoint given, no lab is running, and no default socket answered "
+        "no CRI endpoint given, no lab is running, and no default socket accepted a connection "
         f"({tried}): start the lab with `ocilab lab up`, or pass endpoint="
         "'unix:///path/to/runtime.sock'"
     )
@@ -119,7 +123,9 @@ class _Service:
                 if request is not None:
                     raise TypeError("pass either a request or keyword fields, not both")
                 request = fields
-            return client.call(f"runtime.{version}.{service}/{name}", request, timeout=deadline)
+            return client.call(
+                f"runtime.{version}.{service}/{name}", request, timeout=deadline
+            )
 
         invoke.__name__ = name
         return invoke
@@ -149,15 +155,21 @@ class CRIClient:
         api_version: str | None = None,
     ) -> None:
         if api_version is not None and api_version not in API_MODULES:
-            raise ValueError(f"invalid api_version {api_version!r}: use 'v1', 'v1alpha2' or None")
+            raise ValueError(
+                f"invalid api_version {api_version!r}: use 'v1', 'v1alpha2' or None"
+            )
         self.endpoint, self.endpoint_source = resolve_endpoint(endpoint)
         self.endpoint.check_socket()
-        self.image_endpoint = parse_endpoint(image_endpoint) if image_endpoint else self.endpoint
+        self.image_endpoint = (
+            parse_endpoint(image_endpoint) if image_endpoint else self.endpoint
+        )
         self.image_endpoint.check_socket()
         self.timeout = timeout
         self.forced_api_version = api_version
         self._channels: dict[str, grpc.Channel] = {}
-        log.info("CRI endpoint %s (from %s)", self.endpoint.target, self.endpoint_source)
+        log.info(
+            "CRI endpoint %s (from %s)", self.endpoint.target, self.endpoint_source
+        )
 
     # -- plumbing ---------------------------------------------------------
 
@@ -222,13 +234,18 @@ class CRIClient:
                 response_deserializer=response_class.FromString,
             )
             try:
-                response = call(request_class(), timeout=min(self.timeout, NEGOTIATION_TIMEOUT))
+                response = call(
+                    request_class(), timeout=min(self.timeout, NEGOTIATION_TIMEOUT)
+                )
             except grpc.RpcError as error:
                 code = error.code()  # type: ignore[attr-defined]
                 details = error.details() or ""  # type: ignore[attr-defined]
                 # "unknown method" means the service exists and lacks only
                 # this method (grpc-go's wording), so the version is right.
-                if code is grpc.StatusCode.UNIMPLEMENTED and "unknown method" not in details:
+                if (
+                    code is grpc.StatusCode.UNIMPLEMENTED
+                    and "unknown method" not in details
+                ):
                     answers.append(f"{method}: UNIMPLEMENTED ({details})")
                     continue
                 if code is grpc.StatusCode.UNIMPLEMENTED:
@@ -326,15 +343,23 @@ class CRIClient:
         }
         started = time.monotonic()
         if method_descriptor.server_streaming:
-            stream = channel.unary_stream(path, **serializers)(message, timeout=deadline)
+            stream = channel.unary_stream(path, **serializers)(
+                message, timeout=deadline
+            )
             return self._translated_stream(stream, endpoint, path)
         with translating(endpoint, path, runtime=self._runtime_label(version)):
-            response = channel.unary_unary(path, **serializers)(message, timeout=deadline)
-        log.info("%s on %s: OK in %.3f s", path, endpoint.target, time.monotonic() - started)
+            response = channel.unary_unary(path, **serializers)(
+                message, timeout=deadline
+            )
+        log.info(
+            "%s on %s: OK in %.3f s", path, endpoint.target, time.monotonic() - started
+        )
         return response
 
     @staticmethod
-    def _build_request(request: Message | dict[str, Any] | None, request_class: Any, method: str) -> Message:
+    def _build_request(
+        request: Message | dict[str, Any] | None, request_class: Any, method: str
+    ) -> Message:
         if request is None:
             return request_class()
         if isinstance(request, dict):
@@ -346,15 +371,23 @@ class CRIClient:
                     f"not {request.DESCRIPTOR.full_name}"
                 )
             return request
-        raise TypeError(f"request for {method} must be a message, a dict or None, not {type(request).__name__}")
+        raise TypeError(
+            f"request for {method} must be a message, a dict or None, not {type(request).__name__}"
+        )
 
-    def _translated_stream(self, stream: Any, endpoint: Endpoint, path: str) -> Iterator[Any]:
-        with translating(endpoint, path, runtime=self._runtime_label(path.split(".")[1])):
+    def _translated_stream(
+        self, stream: Any, endpoint: Endpoint, path: str
+    ) -> Iterator[Any]:
+        with translating(
+            endpoint, path, runtime=self._runtime_label(path.split(".")[1])
+        ):
             yield from stream
 
     def _remember_runtime(self, reply: Any) -> None:
         with _negotiated_lock:
-            _runtime_names[self.endpoint.target] = f"{reply.runtime_name} {reply.runtime_version}"
+            _runtime_names[self.endpoint.target] = (
+                f"{reply.runtime_name} {reply.runtime_version}"
+            )
 
     def _runtime_label(self, version: str) -> str:
         with _negotiated_lock:
@@ -383,4 +416,6 @@ class CRIClient:
             RuntimeCondition(c.type, c.status, c.reason, c.message)
             for c in response.status.conditions
         ]
-        return RuntimeStatus(conditions=conditions, info=decode_info(dict(response.info)))
+        return RuntimeStatus(
+            conditions=conditions, info=decode_info(dict(response.info))
+        )

@@ -29,7 +29,9 @@ DEFAULT_ENDPOINTS: tuple[tuple[str, str], ...] = (
     ("cri-dockerd", "/run/cri-dockerd.sock"),
 )
 
-_ACCEPTED = "use unix:///absolute/path/to/runtime.sock or /absolute/path/to/runtime.sock"
+_ACCEPTED = (
+    "use unix:///absolute/path/to/runtime.sock or /absolute/path/to/runtime.sock"
+)
 _warned_bare_paths: set[str] = set()
 
 
@@ -100,7 +102,9 @@ def parse_endpoint(value: str | os.PathLike[str]) -> Endpoint:
             _warned_bare_paths.add(text)
             log.warning("CRI endpoint %r has no scheme; using unix://%s", text, text)
     else:
-        raise EndpointError(f"invalid CRI endpoint {text!r}: the path is relative; {_ACCEPTED}")
+        raise EndpointError(
+            f"invalid CRI endpoint {text!r}: the path is relative; {_ACCEPTED}"
+        )
     return Endpoint(path=os.path.normpath(path))
 
 

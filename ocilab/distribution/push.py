@@ -9,7 +9,7 @@ then ``PUT <Location>?digest=<digest>`` with the whole blob (201). Finally
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -21,7 +21,9 @@ __all__ = ["push_blob", "push_image", "push_manifest", "raise_for_registry_error
 log = logging.getLogger(__name__)
 
 
-def raise_for_registry_error(response: httpx.Response, expected: tuple[int, ...]) -> None:
+def raise_for_registry_error(
+    response: httpx.Response, expected: tuple[int, ...]
+) -> None:
     """Raise RegistryError unless the response status is one of expected.
 
     The message shows the method, URL, status and every OCI error code and
@@ -74,7 +76,9 @@ def push_blob(client: httpx.Client, base_url: str, repository: str, blob: Blob) 
             status=start.status_code,
         )
     # A relative Location is resolved against the URL of the request.
-    upload_url = _with_query(urljoin(str(start.request.url), location), digest=blob.digest)
+    upload_url = _with_query(
+        urljoin(str(start.request.url), location), digest=blob.digest
+    )
     put = client.put(
         upload_url,
         content=blob.data,
@@ -116,5 +120,11 @@ def push_image(
             push_blob(client, base_url, repository, blob)
         for tag in tags:
             push_manifest(client, base_url, repository, tag, image.manifest)
-    log.info("pushed %s/%s:%s as %s", base_url, repository, ",".join(tags), image.manifest.digest)
+    log.info(
+        "pushed %s/%s:%s as %s",
+        base_url,
+        repository,
+        ",".join(tags),
+        image.manifest.digest,
+    )
     return image.manifest.digest

@@ -1,4 +1,4 @@
-"""Checks for the lessons' exercises: they say whether an answer is right and give a hint, never the answer."""
+"""Checks for the lessons' exercises, which report whether an answer is right with a hint, never the solution."""
 
 from __future__ import annotations
 
@@ -29,4 +29,8 @@ class CheckResult:
 
 
 def not_answered(exercise: str, hint: str) -> CheckResult:
-    return CheckResult(exercise, None, f"Set the answer variable, then run this cell again. Hint: {hint}")
+    return CheckResult(
+        exercise,
+        None,
+        f"Set the answer variable, then run this cell again. Hint: {hint}",
+    )

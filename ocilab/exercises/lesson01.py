@@ -28,7 +28,11 @@ def check_methods_new_in_v1(answer: Iterable[str] | None) -> CheckResult:
     if given == expected:
         return CheckResult(name, True, f"all {len(expected)} methods found.")
     missing, extra = len(expected - given), len(given - expected)
-    return CheckResult(name, False, f"{missing} missing and {extra} that are not new in v1. Hint: {hint}")
+    return CheckResult(
+        name,
+        False,
+        f"{missing} missing and {extra} that are not new in v1. Hint: {hint}",
+    )
 
 
 def check_image_fs_mountpoint(answer: str | None, cri: CRIClient) -> CheckResult:
@@ -38,7 +42,15 @@ def check_image_fs_mountpoint(answer: str | None, cri: CRIClient) -> CheckResult
     if answer is None:
         return not_answered(name, hint)
     reply = cri.call("runtime.v1alpha2.ImageService/ImageFsInfo")
-    expected = reply.image_filesystems[0].fs_id.mountpoint if reply.image_filesystems else ""
+    expected = (
+        reply.image_filesystems[0].fs_id.mountpoint if reply.image_filesystems else ""
+    )
     if answer == expected:
-        return CheckResult(name, True, "that is where the runtime's snapshotter keeps image layers.")
-    return CheckResult(name, False, f"{answer!r} is not the mountpoint the runtime reports. Hint: {hint}")
+        return CheckResult(
+            name, True, "that is where the runtime's snapshotter keeps image layers."
+        )
+    return CheckResult(
+        name,
+        False,
+        f"{answer!r} is not the mountpoint the runtime reports. Hint: {hint}",
+    )

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from . import mediatypes
-from .build import Blob, BuiltImage, LayerBuilder, build_image, canonical_json, host_platform
+from .build import (
+    Blob,
+    BuiltImage,
+    LayerBuilder,
+    build_image,
+    canonical_json,
+    host_platform,
+)
 from .digest import digest_bytes, digest_stream, parse_digest, verify_bytes
 
 __all__ = [

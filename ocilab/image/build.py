@@ -21,7 +21,14 @@ from typing import Any
 from . import mediatypes
 from .digest import digest_bytes
 
-__all__ = ["Blob", "BuiltImage", "LayerBuilder", "build_image", "canonical_json", "host_platform"]
+__all__ = [
+    "Blob",
+    "BuiltImage",
+    "LayerBuilder",
+    "build_image",
+    "canonical_json",
+    "host_platform",
+]
 
 # 1970-01-01T00:00:00Z: the time stamp of every entry and of the image, unless
 # the caller passes SOURCE_DATE_EPOCH-style seconds of their own.
@@ -69,7 +76,12 @@ class Blob:
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         """Return the OCI descriptor of this blob; extra keys are added as given."""
-        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size, **extra}
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+            **extra,
+        }
 
 
 @dataclass
@@ -114,7 +126,9 @@ class LayerBuilder:
         with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name in sorted(self.entries):
                 entry = self.entries[name]
-                info = tarfile.TarInfo(name + "/" if entry.kind == tarfile.DIRTYPE else name)
+                info = tarfile.TarInfo(
+                    name + "/" if entry.kind == tarfile.DIRTYPE else name
+                )
                 info.type = entry.kind
                 info.mode = entry.mode
                 info.mtime = self.mtime
@@ -135,7 +149,9 @@ class LayerBuilder:
 def _clean(path: str) -> str:
     parts = [part for part in PurePosixPath(path).parts if part not in ("/", ".")]
     if not parts or ".." in parts:
-        raise ValueError(f"invalid path in layer: {path!r}; use a path below the image root")
+        raise ValueError(
+            f"invalid path in layer: {path!r}; use a path below the image root"
+        )
     return "/".join(parts)
 
 
@@ -185,7 +201,9 @@ def build_image(
     if annotations:
         manifest_document["annotations"] = dict(annotations)
     manifest = Blob(mediatypes.OCI_MANIFEST, canonical_json(manifest_document))
-    return BuiltImage(manifest=manifest, config=config, layers=tuple(blob for blob, _ in layers))
+    return BuiltImage(
+        manifest=manifest, config=config, layers=tuple(blob for blob, _ in layers)
+    )
 
 
 def _rfc3339(epoch: int) -> str:

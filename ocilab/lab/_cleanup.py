@@ -1,6 +1,6 @@
 """Remove every trace of a lab: processes, containers, mounts, sockets, files.
 
-Each step works from what is on the machine, not from what lab.json says, so
+Each step works from what is on the machine, not from what lab.json records, so
 it also cleans after a lab whose processes were killed with SIGKILL.
 """
 
@@ -53,7 +53,11 @@ def find_processes(paths: LabPaths) -> dict[int, list[str]]:
     lab's state directory: containerd's config, the shims' -address socket,
     the registry's config.
     """
-    markers = (str(paths.containerd_config), str(paths.socket), str(paths.registry_config))
+    markers = (
+        str(paths.containerd_config),
+        str(paths.socket),
+        str(paths.registry_config),
+    )
     found: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -71,7 +75,7 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie still answers kill(0); treat it as gone.
+    # kill(0) succeeds on a zombie too, so check its state and treat it as gone.
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
@@ -154,7 +158,9 @@ def force_delete_containers(paths: LabPaths) -> list[str]:
             )
             if result.returncode != 0:
                 log.warning(
-                    "runc delete --force %s failed: %s", container_id, result.stderr.strip()
+                    "runc delete --force %s failed: %s",
+                    container_id,
+                    result.stderr.strip(),
                 )
             deleted.append(container_id)
     return deleted
@@ -189,7 +195,9 @@ def remove_cgroups(folders: list[Path]) -> list[Path]:
             pass
         except OSError as error:
             log.warning("could not remove cgroup %s: %s", folder, error.strerror)
-    for parent in {folder.parent for folder in folders if folder.parent.name == "k8s.io"}:
+    for parent in {
+        folder.parent for folder in folders if folder.parent.name == "k8s.io"
+    }:
         try:
             parent.rmdir()
         except OSError:
@@ -198,7 +206,7 @@ def remove_cgroups(folders: list[Path]) -> list[Path]:
 
 
 def container_ids(paths: LabPaths) -> set[str]:
-    """Return the ids of every sandbox and container the lab's containerd knows."""
+    """Return the ids of every sandbox and container in the lab's containerd state."""
     ids: set[str] = set()
     for base in (paths.containerd_root, paths.containerd_state):
         cri = base / "io.containerd.grpc.v1.cri"
@@ -214,7 +222,12 @@ def container_ids(paths: LabPaths) -> set[str]:
 
 def _unescape_mountinfo(field: str) -> str:
     # mountinfo writes space, tab, newline and backslash as octal escapes.
-    for escape, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+    for escape, char in (
+        ("\\040", " "),
+        ("\\011", "\t"),
+        ("\\012", "\n"),
+        ("\\134", "\\"),
+    ):
         field = field.replace(escape, char)
     return field
 
@@ -296,7 +309,7 @@ def remove_cni_cache(ids: set[str]) -> list[Path]:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a folder that holds no mounts any more."""
+    """Remove a folder that contains no mounts any more."""
     if path.exists():
         shutil.rmtree(path)
 
@@ -305,7 +318,11 @@ def remove_empty_dirs(top: Path) -> None:
     """Remove top and the folders below it, bottom up, as long as they are empty."""
     if not top.is_dir():
         return
-    for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in top.rglob("*") if p.is_dir()),
+        key=lambda p: len(p.parts),
+        reverse=True,
+    ):
         try:
             folder.rmdir()
         except OSError:

@@ -96,7 +96,7 @@ def containerd_toml(paths: LabPaths, *, sandbox_image: str, registry_host: str) 
     """Return containerd's config.toml (config version 2, containerd 1.6)."""
     q = _toml_string
     cri = '[plugins."io.containerd.grpc.v1.cri"'
-    runc = f'{cri}.containerd.runtimes.runc'
+    runc = f"{cri}.containerd.runtimes.runc"
     return f"""\
 # Written by `ocilab lab up`; removed by `ocilab lab down`.
 version = 2
@@ -154,7 +154,9 @@ disabled_plugins = [
 """
 
 
-def cni_conflist(paths: LabPaths, *, name: str, bridge: str, subnet: str, gateway: str) -> str:
+def cni_conflist(
+    paths: LabPaths, *, name: str, bridge: str, subnet: str, gateway: str
+) -> str:
     """Return the CNI network: a bridge with host-local IPAM, no NAT and no default route.
 
     The bridge plugin runs with isGateway false, so it changes no host

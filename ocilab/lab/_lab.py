@@ -53,7 +53,7 @@ def running_lab(state_dir: Path | str | None = None) -> LabInfo | None:
 
 @dataclass
 class DownReport:
-    """What `down` removed, and anything it could not remove."""
+    """Counts of what `down` removed, and the leftovers it could not remove."""
 
     containers: int = 0
     pods: int = 0
@@ -71,7 +71,9 @@ class Lab:
     and stops it on exit only if it started it.
     """
 
-    def __init__(self, state_dir: Path | str | None = None, *, registry_port: int = 0) -> None:
+    def __init__(
+        self, state_dir: Path | str | None = None, *, registry_port: int = 0
+    ) -> None:
         self.state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
         self.paths = LabPaths(self.state_dir)
         self.name = lab_name(self.state_dir)
@@ -154,15 +156,21 @@ class Lab:
             raise
 
     def _require_lab_folder(self) -> None:
-        """Raise LabError when the state dir holds files that are not a lab's.
+        """Raise LabError when the state dir contains files that are not a lab's.
 
         `down` deletes the state dir, so a folder with someone's data in it
         must never become one.
         """
         directory = self.state_dir
         if directory.exists() and not directory.is_dir():
-            raise LabError(f"lab state dir {directory} exists and is not a folder; choose another path")
-        if directory.is_dir() and any(directory.iterdir()) and not self.paths.marker.exists():
+            raise LabError(
+                f"lab state dir {directory} exists and is not a folder; choose another path"
+            )
+        if (
+            directory.is_dir()
+            and any(directory.iterdir())
+            and not self.paths.marker.exists()
+        ):
             raise LabError(
                 f"lab state dir {directory} is not empty and was not made by ocilab "
                 f"(it has no {self.paths.marker.name}); choose a new or empty folder "
@@ -181,8 +189,15 @@ class Lab:
         started = time.monotonic()
         paths = self.paths
         paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        paths.marker.write_text("This folder belongs to an ocilab lab; `ocilab lab down` deletes it.\n")
-        for folder in (paths.logs, paths.cni_conf_dir, paths.ipam_dir, paths.registry_root):
+        paths.marker.write_text(
+            "This folder belongs to an ocilab lab; `ocilab lab down` deletes it.\n"
+        )
+        for folder in (
+            paths.logs,
+            paths.cni_conf_dir,
+            paths.ipam_dir,
+            paths.registry_root,
+        ):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         port = self.registry_port or free_port()
         host = f"127.0.0.1:{port}"
@@ -200,8 +215,12 @@ class Lab:
             bridge=self.name,
             subnet=str(subnet),
             gateway=gateway,
-            started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            created_host_dirs=[path for path in _host_dirs() if not Path(path).exists()],
+            started_at=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+            created_host_dirs=[
+                path for path in _host_dirs() if not Path(path).exists()
+            ],
         )
         write_info(info)
 
@@ -210,20 +229,30 @@ class Lab:
         self._write_configs(info, host)
 
         say(f"starting the registry on {host}")
-        info.pids["registry"] = self._spawn("registry", ["docker-registry", "serve", str(paths.registry_config)])
+        info.pids["registry"] = self._spawn(
+            "registry", ["docker-registry", "serve", str(paths.registry_config)]
+        )
         write_info(info)
-        self._wait(lambda: _registry_answers(info.registry_url), "registry", info.pids["registry"])
+        self._wait(
+            lambda: _registry_answers(info.registry_url),
+            "registry",
+            info.pids["registry"],
+        )
 
         say("building the busybox and pause images and pushing them")
         info.images = seed_registry(info.registry_url, host)
 
         say("starting containerd")
-        info.pids["containerd"] = self._spawn("containerd", ["containerd", "--config", str(paths.containerd_config)])
+        info.pids["containerd"] = self._spawn(
+            "containerd", ["containerd", "--config", str(paths.containerd_config)]
+        )
         write_info(info)
         self._wait(lambda: self._cri_ready(info), "containerd", info.pids["containerd"])
         info.runtime_versions = _runtime_versions(info.cri_endpoint)
         write_info(info)
-        say(f"lab ready in {time.monotonic() - started:.1f} s: CRI {info.cri_endpoint}, registry {info.registry_url}")
+        say(
+            f"lab ready in {time.monotonic() - started:.1f} s: CRI {info.cri_endpoint}, registry {info.registry_url}"
+        )
         return info
 
     def _write_configs(self, info: LabInfo, host: str) -> None:
@@ -233,7 +262,13 @@ class Lab:
         )
         network = ipaddress.IPv4Network(info.subnet)
         (paths.cni_conf_dir / f"10-{self.name}.conflist").write_text(
-            cni_conflist(paths, name=self.name, bridge=self.name, subnet=str(network), gateway=info.gateway)
+            cni_conflist(
+                paths,
+                name=self.name,
+                bridge=self.name,
+                subnet=str(network),
+                gateway=info.gateway,
+            )
         )
         paths.registry_config.write_text(registry_yaml(paths, port=info.registry_port))
 
@@ -249,7 +284,13 @@ class Lab:
             env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+                (
+                    os.POSIX_SPAWN_OPEN,
+                    1,
+                    log_path,
+                    os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                    0o600,
+                ),
                 (os.POSIX_SPAWN_DUP2, 1, 2),
             ],
             setsid=True,
@@ -263,7 +304,10 @@ class Lab:
             if ready():
                 return
             if not _cleanup.pid_alive(pid):
-                raise LabError(f"{name} exited during start", stderr_tail=_tail(self.paths.log(name)))
+                raise LabError(
+                    f"{name} exited during start",
+                    stderr_tail=_tail(self.paths.log(name)),
+                )
             time.sleep(0.05)
         raise LabError(
             f"{name} did not become ready within {START_TIMEOUT:.0f} s",
@@ -292,26 +336,36 @@ class Lab:
         if use_cri and paths.socket.is_socket():
             self._remove_workloads(report)
         processes = _cleanup.find_processes(paths)
-        containerd = [pid for pid, argv in processes.items() if Path(argv[0]).name == "containerd"]
+        containerd = [
+            pid for pid, argv in processes.items() if Path(argv[0]).name == "containerd"
+        ]
         _cleanup.stop_processes(containerd)
+
         # Read what only the state dir records before anything deletes it.
         ids = _cleanup.container_ids(paths)
         cgroups = _cleanup.runc_cgroup_paths(paths)
         sockets = _cleanup.shim_sockets(paths)
         _cleanup.force_delete_containers(paths)
         _cleanup.remove_cgroups(cgroups)
+
         rest = list(_cleanup.find_processes(paths))
         _cleanup.stop_processes(rest)
         report.processes = len(set(containerd) | set(rest))
+
         report.mounts = len(_cleanup.unmount_all(paths))
         _cleanup.remove_shim_sockets(sockets)
         report.files += [str(path) for path in _cleanup.remove_cni_cache(ids)]
         _net.delete_veths(self.name)
         report.bridge_removed = _net.delete_bridge(self.name)
+
         if self.paths.marker.exists():
             _cleanup.remove_tree(self.state_dir)
         elif self.state_dir.is_dir():
-            log.warning("%s has no %s; leaving its files alone", self.state_dir, self.paths.marker.name)
+            log.warning(
+                "%s has no %s; leaving its files alone",
+                self.state_dir,
+                self.paths.marker.name,
+            )
         for folder in info.created_host_dirs if info is not None else []:
             _cleanup.remove_empty_dirs(Path(folder))
         report.leftovers = self._leftovers()
@@ -334,10 +388,15 @@ class Lab:
                     report.pods += 1
         except CRIError as error:
             # Not fatal: the steps after this one remove the same things by force.
-            log.warning("could not remove pods through CRI (%s); removing them by force", error)
+            log.warning(
+                "could not remove pods through CRI (%s); removing them by force", error
+            )
 
     def _leftovers(self) -> list[str]:
-        found = [f"process {pid}: {' '.join(argv)}" for pid, argv in _cleanup.find_processes(self.paths).items()]
+        found = [
+            f"process {pid}: {' '.join(argv)}"
+            for pid, argv in _cleanup.find_processes(self.paths).items()
+        ]
         found += [f"mount {point}" for point in _cleanup.lab_mounts(self.paths)]
         if _net.link_exists(self.name):
             found.append(f"bridge {self.name}")
@@ -381,7 +440,7 @@ def _registry_answers(url: str) -> bool:
 
 
 def _runtime_versions(endpoint: str) -> dict[str, Any]:
-    """Call Version on both API versions; record each answer or error."""
+    """Call Version on both API versions and record each reply or error."""
     from ..cri import CRIClient
 
     versions: dict[str, Any] = {}

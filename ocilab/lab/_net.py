@@ -10,7 +10,13 @@ import subprocess
 
 from ..errors import LabError
 
-__all__ = ["choose_subnet", "create_bridge", "delete_bridge", "delete_veths", "link_exists"]
+__all__ = [
+    "choose_subnet",
+    "create_bridge",
+    "delete_bridge",
+    "delete_veths",
+    "link_exists",
+]
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +24,9 @@ log = logging.getLogger(__name__)
 # 10.88/16 (containerd's own default) and 10.244/16 (a common Kubernetes pod
 # range) so that a lab on a real node does not collide with the node's pods.
 _CANDIDATES = [
-    ipaddress.IPv4Network(f"10.{second}.0.0/16") for second in range(210, 250) if second != 244
+    ipaddress.IPv4Network(f"10.{second}.0.0/16")
+    for second in range(210, 250)
+    if second != 244
 ]
 
 
@@ -30,7 +38,7 @@ def _ip_json(*args: str) -> list[dict[str, object]]:
 
 
 def _networks_in_use() -> list[ipaddress.IPv4Network]:
-    """Every IPv4 network that a route or an address on this host covers."""
+    """Return every IPv4 network that a route or an address of this host covers."""
     used: list[ipaddress.IPv4Network] = []
     for route in _ip_json("-4", "route", "show", "table", "all"):
         destination = str(route.get("dst", ""))
@@ -50,12 +58,16 @@ def _networks_in_use() -> list[ipaddress.IPv4Network]:
 def choose_subnet(name: str) -> ipaddress.IPv4Network:
     """Return a candidate /16 that overlaps no route or address of the host.
 
-    The search starts at a place derived from the lab's name, so that labs
-    started at the same moment rarely pick the same subnet; the default lab
+    The search starts at an offset derived from the lab's name, so labs that
+    start at the same moment rarely pick the same subnet. The default lab
     ("ocilab") starts at the first candidate.
     """
     used = _networks_in_use()
-    start = 0 if name == "ocilab" else int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(_CANDIDATES)
+    start = (
+        0
+        if name == "ocilab"
+        else int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(_CANDIDATES)
+    )
     for candidate in _CANDIDATES[start:] + _CANDIDATES[:start]:
         if not any(candidate.overlaps(network) for network in used):
             return candidate
@@ -110,6 +122,12 @@ def delete_veths(bridge: str) -> int:
     deleted = 0
     for link in _ip_json("link", "show", "master", bridge):
         name = str(link.get("ifname", ""))
-        if name and subprocess.run(["ip", "link", "delete", "dev", name], capture_output=True).returncode == 0:
+        if (
+            name
+            and subprocess.run(
+                ["ip", "link", "delete", "dev", name], capture_output=True
+            ).returncode
+            == 0
+        ):
             deleted += 1
     return deleted

@@ -29,9 +29,19 @@ _NEEDS = [
     _Need("containerd's runc shim", "containerd-shim-runc-v2", "containerd"),
     _Need("runc", RUNC_BINARY, "runc"),
     _Need("the registry", "docker-registry", "docker-registry"),
-    _Need("the CNI bridge plugin", f"{CNI_BIN_DIR}/bridge", "containernetworking-plugins"),
-    _Need("the CNI host-local plugin", f"{CNI_BIN_DIR}/host-local", "containernetworking-plugins"),
-    _Need("the CNI loopback plugin", f"{CNI_BIN_DIR}/loopback", "containernetworking-plugins"),
+    _Need(
+        "the CNI bridge plugin", f"{CNI_BIN_DIR}/bridge", "containernetworking-plugins"
+    ),
+    _Need(
+        "the CNI host-local plugin",
+        f"{CNI_BIN_DIR}/host-local",
+        "containernetworking-plugins",
+    ),
+    _Need(
+        "the CNI loopback plugin",
+        f"{CNI_BIN_DIR}/loopback",
+        "containernetworking-plugins",
+    ),
     _Need("iproute2", "ip", "iproute2"),
     _Need("busybox", str(BUSYBOX), "busybox-static"),
 ]
@@ -40,7 +50,10 @@ _NEEDS = [
 def _found(path: str) -> bool:
     if path.startswith("/"):
         return os.access(path, os.X_OK)
-    return shutil.which(path, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is not None
+    return (
+        shutil.which(path, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        is not None
+    )
 
 
 def _is_static_elf(path: Path) -> bool:
@@ -49,7 +62,7 @@ def _is_static_elf(path: Path) -> bool:
         header = handle.read(64)
         if header[:4] != b"\x7fELF" or header[4] != 2:
             return False
-        phoff, = struct.unpack_from("<Q", header, 32)
+        (phoff,) = struct.unpack_from("<Q", header, 32)
         phentsize, phnum = struct.unpack_from("<HH", header, 54)
         handle.seek(phoff)
         table = handle.read(phentsize * phnum)
@@ -69,8 +82,14 @@ def check_prerequisites() -> None:
         if not _found(need.path):
             problems.append(f"{need.what} not found ({need.path})")
             packages.add(need.package)
-    if BUSYBOX.exists() and "busybox-static" not in packages and not _is_static_elf(BUSYBOX):
-        problems.append(f"{BUSYBOX} is dynamically linked, so it cannot run alone in an image")
+    if (
+        BUSYBOX.exists()
+        and "busybox-static" not in packages
+        and not _is_static_elf(BUSYBOX)
+    ):
+        problems.append(
+            f"{BUSYBOX} is dynamically linked, so it cannot run alone in an image"
+        )
         packages.add("busybox-static")
     if "overlay" not in Path("/proc/filesystems").read_text():
         problems.append("the kernel has no overlay filesystem; run: modprobe overlay")

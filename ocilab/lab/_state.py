@@ -1,4 +1,4 @@
-"""Where a lab keeps its files, and the record (lab.json) of a running lab."""
+"""The lab's state directory and the record (lab.json) of a running lab."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def _xdg_location() -> Path:
 def lab_name(state_dir: Path) -> str:
     """Return the short name used for the lab's bridge and CNI network.
 
-    The default state directory gets "ocilab"; any other gets a suffix from a
-    hash of its path, so two labs on one machine never share a bridge. Linux
-    limits interface names to 15 characters, and this stays within 13.
+    The default state directory gets "ocilab". Any other gets a suffix from a
+    hash of its path, so two labs on one machine never share a bridge. The
+    name has at most 13 characters, within Linux's limit of 15 for interfaces.
     """
     if state_dir.resolve() == _xdg_location():
         return DEFAULT_NAME
@@ -47,7 +47,7 @@ def lab_name(state_dir: Path) -> str:
 
 @dataclass
 class LabInfo:
-    """What a running lab is made of: endpoints, images, processes and network."""
+    """The parts of a running lab: endpoints, images, processes and network."""
 
     state_dir: str
     name: str
