@@ -1,4 +1,4 @@
-"""The ``ocilab`` command: ``lab up|down|status``, ``cri version|status|call`` and ``notebooks run``."""
+"""ocilab: start the lab, call a CRI runtime, run the lessons."""
 
 from __future__ import annotations
 
@@ -113,7 +113,13 @@ def _cri_call(args: argparse.Namespace) -> int:
         reply = cri.call(args.method, request)
         replies = reply if not hasattr(reply, "DESCRIPTOR") else [reply]
         for message in replies:
-            print(json_format.MessageToJson(message, preserving_proto_field_name=True))
+            print(
+                json_format.MessageToJson(
+                    message,
+                    preserving_proto_field_name=True,
+                    always_print_fields_with_no_presence=True,
+                )
+            )
     return 0
 
 

@@ -315,7 +315,8 @@ def main_run(
     if output_dir is None:
         output_dir = Path(tempfile.mkdtemp(prefix="ocilab-notebooks-"))
 
-    print(f"Running {len(notebooks)} notebooks from {folder}")
+    noun = "notebook" if len(notebooks) == 1 else "notebooks"
+    print(f"Running {len(notebooks)} {noun} from {folder}")
     results = run_notebooks(notebooks, output_dir, parameters=parameters)
     print(format_results(results))
     print(f"Executed notebooks written to {output_dir}")

@@ -38,7 +38,7 @@ def check_methods_new_in_v1(answer: Iterable[str] | None) -> CheckResult:
 def check_image_fs_mountpoint(answer: str | None, cri: CRIClient) -> CheckResult:
     """Exercise 2: the mountpoint of the runtime's first image filesystem, read over v1alpha2."""
     name = "Exercise 2"
-    hint = "call 'runtime.v1alpha2.ImageService/ImageFsInfo' with cri.call and read image_filesystems[0].fs_id"
+    hint = "call 'runtime.v1alpha2.ImageService/ImageFsInfo' with cri.call and read image_filesystems[0].fs_id.mountpoint"
     if answer is None:
         return not_answered(name, hint)
     reply = cri.call("runtime.v1alpha2.ImageService/ImageFsInfo")
