@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
 
-from .errors import OcilabError
+from .errors import InvalidRequestError, OcilabError
 
 __all__ = ["main"]
 
@@ -20,7 +21,7 @@ def _lab_up(args: argparse.Namespace) -> int:
     from .lab import Lab
 
     lab = Lab(args.state_dir, registry_port=args.registry_port)
-    info = lab.up(progress=lambda message: print(message, file=sys.stderr))
+    info = lab.up(progress=lambda message: print(message, file=sys.stderr, flush=True))
     print(
         json.dumps(info.to_json(), indent=2, sort_keys=True)
         if args.json
@@ -44,18 +45,27 @@ def _lab_down(args: argparse.Namespace) -> int:
 
 
 def _lab_status(args: argparse.Namespace) -> int:
+    """Print the lab's status; exit 0 when healthy, 1 when broken, 3 when absent."""
     from .lab import Lab
 
     status = Lab(args.state_dir).status()
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
-    elif not status["running"]:
+    elif "health" not in status:
         print(
             f"no lab is running in {status['state_dir']}; start one with `ocilab lab up`"
         )
     else:
         print(_describe(status))
-    return 0 if status["running"] else 3
+        if status["problems"]:
+            print(
+                f"problems: {', '.join(status['problems'])}; `ocilab lab up` starts "
+                "the lab again (its pods are lost), `ocilab lab down` removes it",
+                file=sys.stderr,
+            )
+    if "health" not in status:
+        return 3
+    return 0 if status["healthy"] else 1
 
 
 def _describe(data: dict[str, Any]) -> str:
@@ -108,7 +118,16 @@ def _cri_status(args: argparse.Namespace) -> int:
 
 
 def _cri_call(args: argparse.Namespace) -> int:
-    request = json.loads(args.request) if args.request else None
+    request = None
+    if args.request:
+        try:
+            request = json.loads(args.request)
+        except ValueError as error:
+            raise InvalidRequestError(
+                f"request {args.request!r} is not valid JSON ({error}); "
+                """pass an object such as '{"filter": {"state": {"state": 1}}}'""",
+                method=args.method,
+            ) from error
     with _cri_client(args) as cri:
         reply = cri.call(args.method, request)
         replies = reply if not hasattr(reply, "DESCRIPTOR") else [reply]
@@ -128,6 +147,24 @@ def _notebooks_run(args: argparse.Namespace) -> int:
 
     parameters = dict(item.split("=", 1) for item in args.parameter)
     return main_run(args.folder, args.output, parameters or None)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {port}: use 1 to 65535, or 0 for any free port"
+        )
+    return port
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of seconds {text!r}: use a finite number above 0"
+        )
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
         if verb == "up":
             sub.add_argument(
                 "--registry-port",
-                type=int,
+                type=_port,
                 default=0,
                 help="TCP port of the registry on 127.0.0.1 (default: any free port)",
             )
@@ -192,7 +229,10 @@ def _parser() -> argparse.ArgumentParser:
             help="unix:///path or /path (default: the lab, then node sockets)",
         )
         sub.add_argument(
-            "--timeout", type=float, default=10.0, help="deadline per call in seconds"
+            "--timeout",
+            type=_seconds,
+            default=10.0,
+            help="deadline per call in seconds",
         )
         sub.add_argument(
             "--api-version", choices=["v1", "v1alpha2"], help="skip negotiation"
@@ -248,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     except OcilabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ translated at one boundary per protocol and kept as ``__cause__``::
     │   ├── CRIUnimplementedError     the runtime does not implement the method
     │   ├── CRIVersionError           neither runtime.v1 nor runtime.v1alpha2 answered
     │   ├── UnknownMethodError        a method path names no CRI method ocilab knows
+    │   ├── InvalidRequestError       a request does not fit the method's message type
     │   └── CRICallError              any other gRPC status (invalid argument, not found…)
     ├── LabError                      the lab failed to start, stop or answer
     │   ├── PrerequisiteError         a package, privilege or port the lab needs is missing
@@ -49,6 +50,7 @@ __all__ = [
     "SocketNotFoundError",
     "SocketPermissionError",
     "UnknownMethodError",
+    "InvalidRequestError",
 ]
 
 
@@ -113,6 +115,10 @@ class CRIVersionError(CRIError):
 
 class UnknownMethodError(CRIError, LookupError):
     """Raised when a method path names no method of runtime.v1 or runtime.v1alpha2."""
+
+
+class InvalidRequestError(CRIError, ValueError):
+    """Raised when a request dict or message does not fit the method's request type."""
 
 
 class CRICallError(CRIError):

@@ -142,3 +142,60 @@ def test_environment_variable_endpoint(
     assert client.endpoint.path == f"{tmp_path}/env.sock"
     assert client.endpoint_source == "$CONTAINER_RUNTIME_ENDPOINT"
     client.close()
+
+
+@pytest.mark.parametrize(
+    "value", [5, b"/run/x.sock", None], ids=["int", "bytes", "none"]
+)
+def test_endpoint_wrong_type_rejected(value: object) -> None:
+    with pytest.raises(EndpointError, match="unix:///absolute/path"):
+        parse_endpoint(value)  # type: ignore[arg-type]
+
+
+def test_endpoint_nul_byte_rejected() -> None:
+    with pytest.raises(EndpointError, match="NUL byte"):
+        parse_endpoint("/run/x\0.sock")
+
+
+def test_endpoint_path_too_long_rejected() -> None:
+    path = "/tmp/" + "d" * 120 + ".sock"
+    with pytest.raises(EndpointError, match="at most 107") as caught:
+        parse_endpoint(path)
+    assert "symlink" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["localhost:10000", "unix-abstract:cri"])
+def test_endpoint_host_port_rejected(text: str) -> None:
+    with pytest.raises(EndpointError, match="unix sockets only"):
+        parse_endpoint(text)
+
+
+def test_endpoint_target_percent_encoded() -> None:
+    endpoint = parse_endpoint("/tmp/a b/x%41?y#z.sock")
+    assert endpoint.uri == "unix:///tmp/a b/x%41?y#z.sock"
+    assert endpoint.target == "unix:///tmp/a%20b/x%2541%3Fy%23z.sock"
+
+
+def test_invalid_environment_endpoint_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", "tcp://127.0.0.1:1")
+    with pytest.raises(
+        EndpointError, match=r"\$CONTAINER_RUNTIME_ENDPOINT: .*unset it"
+    ):
+        CRIClient()
+
+
+def test_missing_environment_socket_names_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONTAINER_RUNTIME_ENDPOINT", f"unix://{tmp_path}/gone.sock")
+    with CRIClient(timeout=5) as cri:
+        with pytest.raises(
+            SocketNotFoundError, match=r"comes from \$CONTAINER_RUNTIME_ENDPOINT"
+        ):
+            cri.version()
+
+
+@pytest.mark.parametrize("timeout", [None, 0, -1, float("inf"), "10"])
+def test_client_timeout_validated(tmp_path: Path, timeout: object) -> None:
+    with pytest.raises(ValueError, match="invalid timeout"):
+        CRIClient(f"unix://{tmp_path}/x.sock", timeout=timeout)  # type: ignore[arg-type]

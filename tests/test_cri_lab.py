@@ -14,6 +14,7 @@ from ocilab.errors import (
     CRICallError,
     CRITimeout,
     CRIUnimplementedError,
+    InvalidRequestError,
     UnknownMethodError,
 )
 from ocilab.lab import LabInfo
@@ -44,7 +45,7 @@ def test_negotiation_prefers_v1(cri: CRIClient) -> None:
 
 def test_default_endpoint_is_running_lab(lab: LabInfo) -> None:
     with CRIClient() as cri:
-        assert cri.endpoint.target == lab.cri_endpoint
+        assert cri.endpoint.uri == lab.cri_endpoint
         assert cri.endpoint_source.startswith("the running lab")
 
 
@@ -79,7 +80,7 @@ def test_raw_call_v1alpha2_message(cri: CRIClient) -> None:
 
 
 def test_raw_call_wrong_message_type(cri: CRIClient) -> None:
-    with pytest.raises(TypeError, match="takes runtime.v1.VersionRequest"):
+    with pytest.raises(InvalidRequestError, match="takes runtime.v1.VersionRequest"):
         cri.call("runtime.v1.RuntimeService/Version", cri.pb.StatusRequest())
 
 
@@ -217,3 +218,31 @@ def test_pod_lifecycle(lab: LabInfo, api_version: str) -> None:
         cri.runtime.RemovePodSandbox(pod_sandbox_id=pod_id)
         remaining = [pod.id for pod in cri.runtime.ListPodSandbox().items]
         assert pod_id not in remaining
+
+
+def test_raw_call_unknown_field_lists_fields(cri: CRIClient) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        cri.call("runtime.v1.RuntimeService/ListContainers", {"bogus": 1})
+    message = str(caught.value)
+    assert "bogus" in message
+    assert "runtime.v1.ListContainersRequest has the fields: filter" in message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_raw_call_wrong_field_type(cri: CRIClient) -> None:
+    with pytest.raises(InvalidRequestError, match="invalid request"):
+        cri.call("runtime.v1.RuntimeService/ListContainers", {"filter": {"id": 5}})
+
+
+@pytest.mark.parametrize("request_value", [[], 1, "x"], ids=["list", "int", "str"])
+def test_raw_call_non_dict_request(cri: CRIClient, request_value: object) -> None:
+    with pytest.raises(
+        InvalidRequestError, match="expected a runtime.v1.VersionRequest"
+    ):
+        cri.call("runtime.v1.RuntimeService/Version", request_value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("deadline", [0, -1, float("inf"), float("nan")])
+def test_invalid_deadline_rejected(cri: CRIClient, deadline: float) -> None:
+    with pytest.raises(ValueError, match="invalid deadline"):
+        cri.runtime.Version(deadline=deadline)

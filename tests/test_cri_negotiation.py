@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import quote
 
 import grpc
 import pytest
@@ -29,7 +30,12 @@ MODULES = {"v1": (v1_pb2, v1_grpc), "v1alpha2": (v1alpha2_pb2, v1alpha2_grpc)}
 class FakeRuntimeServer:
     """A gRPC server that registers RuntimeService and ImageService of chosen versions."""
 
-    def __init__(self, socket_path: Path, versions: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        socket_path: Path,
+        versions: tuple[str, ...],
+        bind_target: str | None = None,
+    ) -> None:
         self.socket_path = socket_path
         self.calls: list[str] = []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
@@ -41,7 +47,7 @@ class FakeRuntimeServer:
             grpc_module.add_ImageServiceServicer_to_server(
                 self._images(pb, grpc_module, version), self.server
             )
-        self.server.add_insecure_port(f"unix://{socket_path}")
+        self.server.add_insecure_port(bind_target or f"unix://{socket_path}")
 
     def _runtime(self, pb: ModuleType, grpc_module: ModuleType, version: str) -> object:
         calls = self.calls
@@ -167,3 +173,18 @@ def test_fake_unimplemented_method_keeps_version(fake_socket: Path) -> None:
             cri.runtime.ListContainers()
         assert cri.api_version == "v1"
         assert cri.version().runtime_name == "fake-runtime"
+
+
+def test_fake_socket_path_with_uri_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "a b%41?#"
+    folder.mkdir()
+    socket_path = folder / "c%2F?.sock"
+    decoy = tmp_path / "a bA"  # where an unencoded "%41" would lead
+    decoy.mkdir()
+    target = "unix://" + quote(str(socket_path), safe="/")
+    with (
+        FakeRuntimeServer(socket_path, ("v1",), bind_target=target),
+        CRIClient(socket_path) as cri,
+    ):
+        assert cri.version().runtime_name == "fake-runtime"
+    assert list(decoy.iterdir()) == []

@@ -18,9 +18,10 @@ import pytest
 from ocilab.cri import CRIClient
 from ocilab.errors import LabError, PrerequisiteError
 from ocilab.image import mediatypes
-from ocilab.lab import Lab, LabInfo, _cleanup, _prereq
+from ocilab.lab import Lab, LabInfo, _cleanup, _prereq, running_lab
 from ocilab.lab._config import LabPaths
 from ocilab.lab._seed import build_lab_images
+from ocilab.lab._state import read_info
 
 pytestmark = pytest.mark.lab
 
@@ -132,7 +133,7 @@ def _host_snapshot() -> dict[str, object]:
     live = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _cleanup.pid_alive(int(entry.name)):
-            argv = _cleanup._cmdline(int(entry.name))
+            argv = _cleanup.cmdline(int(entry.name))
             if argv and Path(argv[0]).name in (
                 "containerd",
                 "containerd-shim-runc-v2",
@@ -247,4 +248,136 @@ def test_down_keeps_folder_with_user_data(tmp_path: Path) -> None:
     (folder / "thesis.txt").write_text("precious")
     report = Lab(folder).down()
     assert (folder / "thesis.txt").read_text() == "precious"
-    assert f"folder {folder}" in report.leftovers
+    assert report.leftovers == [
+        f"{folder} is not an ocilab lab folder (no .ocilab-lab); nothing was removed"
+    ]
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """A tmpfs mounted on tmp_path/mnt, unmounted again at the end."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "ocilab-test", str(point)], check=True
+    )
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_down_non_lab_folder_keeps_mounts(tmp_path: Path, tmpfs: Path) -> None:
+    (tmpfs / "data.txt").write_text("keep")
+    report = Lab(tmp_path).down()
+    assert (tmpfs / "data.txt").read_text() == "keep"
+    assert os.path.ismount(tmpfs)
+    assert "nothing was removed" in report.leftovers[0]
+
+
+def test_up_rejects_mount_point(tmpfs: Path) -> None:
+    with pytest.raises(LabError, match="is a mount point"):
+        Lab(tmpfs).up()
+    assert os.path.ismount(tmpfs)
+
+
+def test_up_rejects_long_state_dir(tmp_path: Path) -> None:
+    state_dir = tmp_path / ("x" * 100)
+    lab = Lab(state_dir)
+    with pytest.raises(LabError, match="too long for unix socket paths"):
+        lab.up()
+    assert not state_dir.exists()
+    assert (
+        not subprocess.run(
+            ["ip", "link", "show", lab.name], capture_output=True
+        ).returncode
+        == 0
+    )
+
+
+def test_empty_state_dir_rejected() -> None:
+    with pytest.raises(LabError, match="empty lab state dir"):
+        Lab("")
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_registry_port_range_checked(port: int) -> None:
+    with pytest.raises(LabError, match=f"invalid registry port {port}"):
+        Lab("/tmp/ocilab-unused", registry_port=port)
+
+
+def test_running_lab_ignores_reused_pid(lab: LabInfo, tmp_path: Path) -> None:
+    record = json.loads((Path(lab.state_dir) / "lab.json").read_text())
+    record["state_dir"] = str(tmp_path)
+    record["pids"] = {"containerd": os.getpid(), "registry": os.getpid()}
+    (tmp_path / "lab.json").write_text(json.dumps(record))
+    assert running_lab(tmp_path) is None
+
+
+def test_malformed_lab_json_ignored(lab: LabInfo, tmp_path: Path) -> None:
+    record = json.loads((Path(lab.state_dir) / "lab.json").read_text())
+    record["pids"] = [1]
+    (tmp_path / "lab.json").write_text(json.dumps(record))
+    assert read_info(tmp_path) is None
+    assert running_lab(tmp_path) is None
+
+
+def test_broken_lab_status_and_repair(lab: LabInfo, tmp_path: Path) -> None:
+    second = Lab(tmp_path / "lab")
+    info = second.up()
+    try:
+        os.kill(info.pids["registry"], signal.SIGKILL)
+        time.sleep(0.2)
+        status = second.status()
+        assert status["running"] is True
+        assert status["healthy"] is False
+        assert "registry_process" in status["problems"]
+        repaired = second.up()
+        assert repaired.pids["registry"] != info.pids["registry"]
+        assert second.status()["healthy"] is True
+    finally:
+        assert second.down().leftovers == []
+
+
+def test_concurrent_up_same_state_dir(lab: LabInfo, tmp_path: Path) -> None:
+    state_dir = tmp_path / "lab"
+    command = [
+        sys.executable,
+        "-m",
+        "ocilab.cli",
+        "lab",
+        "up",
+        "--json",
+        "--state-dir",
+        str(state_dir),
+    ]
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    second = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    outputs = [process.communicate(timeout=180) for process in (first, second)]
+    try:
+        assert [first.returncode, second.returncode] == [0, 0], outputs
+        assert sum("already running" in stderr for _, stderr in outputs) == 1
+        pids = [json.loads(stdout)["pids"] for stdout, _ in outputs]
+        assert pids[0] == pids[1]
+    finally:
+        assert Lab(state_dir).down().leftovers == []
+
+
+def test_shim_sockets_removed_after_shims_killed(lab: LabInfo, tmp_path: Path) -> None:
+    second = Lab(tmp_path / "lab")
+    info = second.up()
+    _run_pod(info)
+    paths = LabPaths(Path(info.state_dir))
+    expected = _cleanup.shim_sockets(paths, _cleanup.container_ids(paths))
+    assert any(path.exists() for path in expected)
+    for pid, argv in _cleanup.find_processes(paths).items():
+        if Path(argv[0]).name.startswith("containerd-shim"):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(1)
+    report = second.down()
+    assert report.leftovers == []
+    assert [path for path in expected if path.exists()] == []

@@ -26,7 +26,7 @@ from ..errors import (
     SocketNotFoundError,
     SocketPermissionError,
 )
-from .endpoint import Endpoint
+from .endpoint import Endpoint, socket_answers
 
 __all__ = ["CODE_TO_ERROR", "translate_rpc_error", "translating"]
 
@@ -64,11 +64,19 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
-def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
+def _start_hint(source: str) -> str:
+    if source.startswith("$"):
+        return f"the endpoint comes from {source}: fix it, or unset it to use the lab"
+    return _START_HINT
+
+
+def _unavailable(
+    endpoint: Endpoint, method: str, details: str, source: str
+) -> CRIError:
     """Pick the error for UNAVAILABLE by looking at the socket file."""
     path = endpoint.path
     common = {
-        "endpoint": endpoint.target,
+        "endpoint": endpoint.uri,
         "method": method,
         "code": "UNAVAILABLE",
         "details": details,
@@ -76,23 +84,32 @@ def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return SocketNotFoundError(f"no CRI socket at {path}: {_START_HINT}", **common)
+        return SocketNotFoundError(
+            f"no CRI socket at {path}: {_start_hint(source)}", **common
+        )
     except PermissionError:
-        info = None
-    if info is not None and not stat.S_ISSOCK(info.st_mode):
+        return SocketPermissionError(
+            f"permission denied on a folder above CRI socket {path}: run as root "
+            "(sudo), or ask for search (x) permission on each folder of the path",
+            **common,
+        )
+    if not stat.S_ISSOCK(info.st_mode):
         return RuntimeUnavailableError(
             f"CRI endpoint {path} is not a socket; point it at the runtime's unix socket",
             **common,
         )
-    if (
-        info is None
-        or not os.access(path, os.R_OK | os.W_OK)
-        or "ermission denied" in details
-    ):
-        group = _group_name(info.st_gid) if info is not None else "its group"
+    if not os.access(path, os.R_OK | os.W_OK):
+        group = _group_name(info.st_gid)
         return SocketPermissionError(
             f"permission denied on CRI socket {path}: run as root (sudo), or as a member "
             f"of group {group!r} if the socket allows that group to connect",
+            **common,
+        )
+    if socket_answers(path):
+        # Something accepts connections, so the runtime itself sent UNAVAILABLE.
+        return RuntimeUnavailableError(
+            f"{method} on {endpoint.uri}: the runtime replied UNAVAILABLE ({details}); "
+            "it may be starting or shutting down, so try again shortly",
             **common,
         )
     return RuntimeUnavailableError(
@@ -103,39 +120,63 @@ def _unavailable(endpoint: Endpoint, method: str, details: str) -> CRIError:
 
 
 def translate_rpc_error(
-    error: grpc.RpcError, endpoint: Endpoint, method: str, *, runtime: str = ""
+    error: grpc.RpcError,
+    endpoint: Endpoint,
+    method: str,
+    *,
+    runtime: str = "",
+    source: str = "argument",
+    max_message_bytes: int | None = None,
 ) -> CRIError:
     """Return the ocilab error for a failed gRPC call (the caller raises it)."""
     code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
     details = error.details() or ""  # type: ignore[attr-defined]
     if code is grpc.StatusCode.UNAVAILABLE:
-        return _unavailable(endpoint, method, details)
+        return _unavailable(endpoint, method, details, source)
     error_class = CODE_TO_ERROR.get(code, CRICallError)
     common = {
-        "endpoint": endpoint.target,
+        "endpoint": endpoint.uri,
         "method": method,
         "code": code.name,
         "details": details,
     }
     if code is grpc.StatusCode.UNIMPLEMENTED:
-        who = runtime or endpoint.target
+        who = runtime or endpoint.uri
         message = f"{method} is not supported by this runtime ({who}): {details}"
     elif code is grpc.StatusCode.DEADLINE_EXCEEDED:
         message = (
-            f"{method} on {endpoint.target} timed out ({details}); the runtime may be "
+            f"{method} on {endpoint.uri} timed out ({details}); the runtime may be "
             "busy or hung: raise the timeout, or check the runtime's health"
         )
+    elif code is grpc.StatusCode.RESOURCE_EXHAUSTED and max_message_bytes:
+        message = (
+            f"{method} on {endpoint.uri} failed with RESOURCE_EXHAUSTED: {details}; "
+            f"if the reply is larger than max_message_bytes ({max_message_bytes}), "
+            "raise it on the CRIClient, or narrow the request with a filter"
+        )
     else:
-        message = f"{method} on {endpoint.target} failed with {code.name}: {details}"
+        message = f"{method} on {endpoint.uri} failed with {code.name}: {details}"
     return error_class(message, **common)
 
 
 @contextlib.contextmanager
 def translating(
-    endpoint: Endpoint, method: str, *, runtime: str = ""
+    endpoint: Endpoint,
+    method: str,
+    *,
+    runtime: str = "",
+    source: str = "argument",
+    max_message_bytes: int | None = None,
 ) -> Iterator[None]:
     """Run a block that makes one gRPC call, raising ocilab errors instead of grpc.RpcError."""
     try:
         yield
     except grpc.RpcError as error:
-        raise translate_rpc_error(error, endpoint, method, runtime=runtime) from error
+        raise translate_rpc_error(
+            error,
+            endpoint,
+            method,
+            runtime=runtime,
+            source=source,
+            max_message_bytes=max_message_bytes,
+        ) from error

@@ -13,6 +13,7 @@ that the runtime lacks that method, and raises CRIUnimplementedError.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -26,7 +27,13 @@ from google.protobuf.message import Message
 
 from .._proto.runtime.v1 import api_pb2 as v1_pb2
 from .._proto.runtime.v1alpha2 import api_pb2 as v1alpha2_pb2
-from ..errors import CRIVersionError, SocketNotFoundError, UnknownMethodError
+from ..errors import (
+    CRIVersionError,
+    EndpointError,
+    InvalidRequestError,
+    SocketNotFoundError,
+    UnknownMethodError,
+)
 from ._translate import translate_rpc_error, translating
 from .endpoint import DEFAULT_ENDPOINTS, Endpoint, parse_endpoint, socket_answers
 from .types import RuntimeCondition, RuntimeStatus, RuntimeVersion, decode_info
@@ -37,7 +44,23 @@ log = logging.getLogger(__name__)
 
 API_MODULES: dict[str, ModuleType] = {"v1": v1_pb2, "v1alpha2": v1alpha2_pb2}
 DEFAULT_TIMEOUT = 10.0
-NEGOTIATION_TIMEOUT = 5.0
+ENV_SOURCE = "$CONTAINER_RUNTIME_ENDPOINT"
+# The largest reply a channel accepts; ListContainers on a busy node can pass
+# gRPC's default of 4 MiB.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def _check_seconds(value: object, what: str) -> float:
+    """Return value as seconds, or raise ValueError unless it is finite and positive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"invalid {what} {value!r}: give seconds as a positive number")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"invalid {what} {value!r}: give a finite number of seconds above 0 "
+            "(every CRI call needs a deadline)"
+        )
+    return float(value)
+
 
 # Negotiated API version per (gRPC target, service), and the runtime's name and
 # version per target (for error messages), shared by every client.
@@ -59,7 +82,12 @@ def resolve_endpoint(
         return parse_endpoint(endpoint), "argument"
     from_env = os.environ.get("CONTAINER_RUNTIME_ENDPOINT")
     if from_env:
-        return parse_endpoint(from_env), "$CONTAINER_RUNTIME_ENDPOINT"
+        try:
+            return parse_endpoint(from_env), ENV_SOURCE
+        except EndpointError as error:
+            raise EndpointError(
+                f"{ENV_SOURCE}: {error} (unset it to use the lab or a default socket)"
+            ) from error
     from ..lab import running_lab  # imported here: the lab module uses this client
 
     lab = running_lab()
@@ -121,7 +149,10 @@ class _Service:
             version = client._version_for(service)
             if fields:
                 if request is not None:
-                    raise TypeError("pass either a request or keyword fields, not both")
+                    raise InvalidRequestError(
+                        f"{name}: pass either a request or keyword fields, not both",
+                        method=name,
+                    )
                 request = fields
             return client.call(
                 f"runtime.{version}.{service}/{name}", request, timeout=deadline
@@ -153,6 +184,7 @@ class CRIClient:
         image_endpoint: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         api_version: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         if api_version is not None and api_version not in API_MODULES:
             raise ValueError(
@@ -164,12 +196,11 @@ class CRIClient:
             parse_endpoint(image_endpoint) if image_endpoint else self.endpoint
         )
         self.image_endpoint.check_socket()
-        self.timeout = timeout
+        self.timeout = _check_seconds(timeout, "timeout")
+        self.max_message_bytes = max_message_bytes
         self.forced_api_version = api_version
         self._channels: dict[str, grpc.Channel] = {}
-        log.info(
-            "CRI endpoint %s (from %s)", self.endpoint.target, self.endpoint_source
-        )
+        log.info("CRI endpoint %s (from %s)", self.endpoint.uri, self.endpoint_source)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -178,7 +209,7 @@ class CRIClient:
         if channel is None:
             options = [
                 ("grpc.default_authority", "localhost"),
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", self.max_message_bytes),
             ]
             channel = grpc.insecure_channel(endpoint.target, options=options)
             self._channels[endpoint.target] = channel
@@ -188,7 +219,7 @@ class CRIClient:
         return self.image_endpoint if service == "ImageService" else self.endpoint
 
     def close(self) -> None:
-        """Close every channel; the client cannot be used afterwards."""
+        """Close every channel; a later call opens a new one."""
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
@@ -200,7 +231,9 @@ class CRIClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"CRIClient({self.endpoint.target!r}, api_version={self.forced_api_version!r})"
+        return (
+            f"CRIClient({self.endpoint.uri!r}, api_version={self.forced_api_version!r})"
+        )
 
     # -- version negotiation ----------------------------------------------
 
@@ -216,7 +249,7 @@ class CRIClient:
         version = self._negotiate(service, endpoint)
         with _negotiated_lock:
             _negotiated[key] = version
-        log.info("CRI %s at %s speaks runtime.%s", service, endpoint.target, version)
+        log.info("CRI %s at %s speaks runtime.%s", service, endpoint.uri, version)
         return version
 
     def _negotiate(self, service: str, endpoint: Endpoint) -> str:
@@ -234,9 +267,7 @@ class CRIClient:
                 response_deserializer=response_class.FromString,
             )
             try:
-                response = call(
-                    request_class(), timeout=min(self.timeout, NEGOTIATION_TIMEOUT)
-                )
+                response = call(request_class(), timeout=self.timeout)
             except grpc.RpcError as error:
                 code = error.code()  # type: ignore[attr-defined]
                 details = error.details() or ""  # type: ignore[attr-defined]
@@ -250,15 +281,17 @@ class CRIClient:
                     continue
                 if code is grpc.StatusCode.UNIMPLEMENTED:
                     return version
-                raise translate_rpc_error(error, endpoint, method) from error
+                raise translate_rpc_error(
+                    error, endpoint, method, source=self._source_for(endpoint)
+                ) from error
             if probe == "Version":
                 self._remember_runtime(response)
             return version
         raise CRIVersionError(
-            f"{endpoint.target} serves neither runtime.v1.{service} nor "
+            f"{endpoint.uri} serves neither runtime.v1.{service} nor "
             f"runtime.v1alpha2.{service}: " + "; ".join(answers) + ". Is this a CRI "
             "runtime socket (containerd with its CRI plugin enabled, CRI-O, cri-dockerd)?",
-            endpoint=endpoint.target,
+            endpoint=endpoint.uri,
             method=f"{service}/{probe}",
             code="UNIMPLEMENTED",
         )
@@ -335,7 +368,9 @@ class CRIClient:
         message = self._build_request(request, request_class, method)
         path = f"/{package}.{service}/{name}"
         endpoint = self._endpoint_for(service)
-        deadline = self.timeout if timeout is None else timeout
+        deadline = (
+            self.timeout if timeout is None else _check_seconds(timeout, "deadline")
+        )
         channel = self._channel(endpoint)
         serializers = {
             "request_serializer": request_class.SerializeToString,
@@ -347,12 +382,18 @@ class CRIClient:
                 message, timeout=deadline
             )
             return self._translated_stream(stream, endpoint, path)
-        with translating(endpoint, path, runtime=self._runtime_label(version)):
+        with translating(
+            endpoint,
+            path,
+            runtime=self._runtime_label(version),
+            source=self._source_for(endpoint),
+            max_message_bytes=self.max_message_bytes,
+        ):
             response = channel.unary_unary(path, **serializers)(
                 message, timeout=deadline
             )
         log.info(
-            "%s on %s: OK in %.3f s", path, endpoint.target, time.monotonic() - started
+            "%s on %s: OK in %.3f s", path, endpoint.uri, time.monotonic() - started
         )
         return response
 
@@ -360,28 +401,47 @@ class CRIClient:
     def _build_request(
         request: Message | dict[str, Any] | None, request_class: Any, method: str
     ) -> Message:
+        """Return the request message, or raise InvalidRequestError naming the fix."""
+        type_name = request_class.DESCRIPTOR.full_name
+        fields = ", ".join(field.name for field in request_class.DESCRIPTOR.fields)
         if request is None:
             return request_class()
         if isinstance(request, dict):
-            return json_format.ParseDict(request, request_class())
+            try:
+                return json_format.ParseDict(request, request_class())
+            except json_format.ParseError as error:
+                raise InvalidRequestError(
+                    f"invalid request for {method}: {error}. {type_name} has the "
+                    f"fields: {fields or '(none)'}",
+                    method=method,
+                ) from error
         if isinstance(request, Message):
-            if request.DESCRIPTOR.full_name != request_class.DESCRIPTOR.full_name:
-                raise TypeError(
-                    f"{method} takes {request_class.DESCRIPTOR.full_name}, "
-                    f"not {request.DESCRIPTOR.full_name}"
+            if request.DESCRIPTOR.full_name != type_name:
+                raise InvalidRequestError(
+                    f"{method} takes {type_name}, not {request.DESCRIPTOR.full_name}",
+                    method=method,
                 )
             return request
-        raise TypeError(
-            f"request for {method} must be a message, a dict or None, not {type(request).__name__}"
+        raise InvalidRequestError(
+            f"invalid request for {method}: expected a {type_name} message, a dict "
+            f"or None, not {type(request).__name__} {request!r:.80}",
+            method=method,
         )
 
     def _translated_stream(
         self, stream: Any, endpoint: Endpoint, path: str
     ) -> Iterator[Any]:
         with translating(
-            endpoint, path, runtime=self._runtime_label(path.split(".")[1])
+            endpoint,
+            path,
+            runtime=self._runtime_label(path.split(".")[1]),
+            source=self._source_for(endpoint),
+            max_message_bytes=self.max_message_bytes,
         ):
             yield from stream
+
+    def _source_for(self, endpoint: Endpoint) -> str:
+        return self.endpoint_source if endpoint == self.endpoint else "argument"
 
     def _remember_runtime(self, reply: Any) -> None:
         with _negotiated_lock:
@@ -391,7 +451,7 @@ class CRIClient:
 
     def _runtime_label(self, version: str) -> str:
         with _negotiated_lock:
-            name = _runtime_names.get(self.endpoint.target, self.endpoint.target)
+            name = _runtime_names.get(self.endpoint.target, self.endpoint.uri)
         return f"{name}, API runtime.{version}"
 
     # -- typed conveniences -------------------------------------------------
@@ -406,7 +466,7 @@ class CRIClient:
             runtime_version=response.runtime_version,
             runtime_api_version=response.runtime_api_version,
             api_package=f"runtime.{self.api_version}",
-            endpoint=self.endpoint.target,
+            endpoint=self.endpoint.uri,
         )
 
     def status(self, verbose: bool = True) -> RuntimeStatus:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import stat
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,8 @@ _ACCEPTED = (
     "use unix:///absolute/path/to/runtime.sock or /absolute/path/to/runtime.sock"
 )
 _warned_bare_paths: set[str] = set()
+# sun_path holds 108 bytes on Linux, including the terminating NUL.
+MAX_SOCKET_PATH = 107
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,21 @@ class Endpoint:
     path: str
 
     @property
-    def target(self) -> str:
-        """The gRPC target string, ``unix:///path``."""
+    def uri(self) -> str:
+        """The endpoint as people write it, ``unix:///path``."""
         return f"unix://{self.path}"
 
+    @property
+    def target(self) -> str:
+        """The gRPC target: ``unix:///path`` with the path percent-encoded.
+
+        gRPC parses the target as a URI, so a raw "%", "?" or "#" in a path
+        would be decoded or cut off and reach another socket.
+        """
+        return "unix://" + urllib.parse.quote(self.path, safe="/")
+
     def __str__(self) -> str:
-        return self.target
+        return self.uri
 
     def check_socket(self) -> None:
         """Raise EndpointError when the path exists but is not a socket.
@@ -75,7 +87,18 @@ def parse_endpoint(value: str | os.PathLike[str]) -> Endpoint:
     Raises EndpointError for empty strings, relative paths, ``unix://relative``
     and schemes other than unix.
     """
-    text = os.fspath(value).strip() if value is not None else ""
+    if value is None or not isinstance(value, (str, os.PathLike)):
+        raise EndpointError(
+            f"invalid CRI endpoint {value!r}: expected a string or path; {_ACCEPTED}"
+        )
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        raise EndpointError(
+            f"invalid CRI endpoint {value!r}: use a str path; {_ACCEPTED}"
+        )
+    text = text.strip()
+    if "\0" in text:
+        raise EndpointError(f"invalid CRI endpoint {text!r}: it contains a NUL byte")
     if not text:
         raise EndpointError(f"empty CRI endpoint; {_ACCEPTED}")
     if text.startswith("unix://"):
@@ -90,11 +113,16 @@ def parse_endpoint(value: str | os.PathLike[str]) -> Endpoint:
         path = text[len("unix:") :]
         if not path.startswith("/"):
             raise EndpointError(f"invalid CRI endpoint {text!r}: {_ACCEPTED}")
-    elif "://" in text or text.split(":", 1)[0] in ("tcp", "http", "https", "npipe"):
+    elif "://" in text:
         scheme = text.split(":", 1)[0]
         raise EndpointError(
-            f"unsupported CRI endpoint {text!r}: scheme {scheme!r} is not supported; "
-            f"{_ACCEPTED}"
+            f"unsupported CRI endpoint {text!r}: scheme {scheme!r} is not supported "
+            f"(ocilab speaks CRI over unix sockets only); {_ACCEPTED}"
+        )
+    elif ":" in text.split("/", 1)[0]:
+        raise EndpointError(
+            f"unsupported CRI endpoint {text!r}: this looks like a host:port or another "
+            f"scheme, and ocilab speaks CRI over unix sockets only; {_ACCEPTED}"
         )
     elif text.startswith("/"):
         path = text
@@ -105,7 +133,14 @@ def parse_endpoint(value: str | os.PathLike[str]) -> Endpoint:
         raise EndpointError(
             f"invalid CRI endpoint {text!r}: the path is relative; {_ACCEPTED}"
         )
-    return Endpoint(path=os.path.normpath(path))
+    normalized = os.path.normpath(path)
+    if len(os.fsencode(normalized)) > MAX_SOCKET_PATH:
+        raise EndpointError(
+            f"CRI endpoint path {normalized!r} is {len(os.fsencode(normalized))} bytes "
+            f"long; unix sockets allow at most {MAX_SOCKET_PATH}: use a shorter path "
+            "or a symlink to the socket's folder"
+        )
+    return Endpoint(path=normalized)
 
 
 def socket_answers(path: str, timeout: float = 0.5) -> bool:

@@ -116,10 +116,22 @@ def push_image(
     """
     base_url = registry_url.rstrip("/")
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        for blob in image.blobs:
-            push_blob(client, base_url, repository, blob)
-        for tag in tags:
-            push_manifest(client, base_url, repository, tag, image.manifest)
+        try:
+            for blob in image.blobs:
+                push_blob(client, base_url, repository, blob)
+            for tag in tags:
+                push_manifest(client, base_url, repository, tag, image.manifest)
+        except httpx.TransportError as error:
+            try:
+                url = str(error.request.url)
+            except RuntimeError:  # httpx raises this when no request is attached
+                url = base_url
+            raise RegistryError(
+                f"push to {url} failed: {type(error).__name__}: {error}; check that "
+                "the registry is running and reachable",
+                url=url,
+                status=0,
+            ) from error
     log.info(
         "pushed %s/%s:%s as %s",
         base_url,

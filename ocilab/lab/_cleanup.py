@@ -7,6 +7,7 @@ it also cleans after a lab whose processes were killed with SIGKILL.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ CNI_CACHE_DIR = Path("/var/lib/cni")
 _MNT_DETACH = 2
 
 
-def _cmdline(pid: int) -> list[str]:
+def cmdline(pid: int) -> list[str]:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -62,7 +63,7 @@ def find_processes(paths: LabPaths) -> dict[int, list[str]]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        argv = _cmdline(int(entry.name))
+        argv = cmdline(int(entry.name))
         if any(marker in argv for marker in markers):
             found[int(entry.name)] = argv
     return found
@@ -233,12 +234,16 @@ def _unescape_mountinfo(field: str) -> str:
 
 
 def lab_mounts(paths: LabPaths) -> list[str]:
-    """Return every mount point at or below the state directory, deepest first."""
+    """Return every mount point below the state directory, deepest first.
+
+    A mount on the state directory itself is never the lab's, because the lab
+    only mounts inside it.
+    """
     prefix = str(paths.state_dir).rstrip("/")
     points = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         point = _unescape_mountinfo(line.split()[4])
-        if point == prefix or point.startswith(prefix + "/"):
+        if point.startswith(prefix + "/"):
             points.append(point)
     return sorted(set(points), key=lambda point: point.count("/"), reverse=True)
 
@@ -265,13 +270,20 @@ def unmount_all(paths: LabPaths) -> list[str]:
     return done
 
 
-def shim_sockets(paths: LabPaths) -> list[Path]:
+def shim_sockets(paths: LabPaths, ids: set[str]) -> list[Path]:
     """Return the shim sockets of the lab's tasks.
 
     containerd 1.6 puts shim sockets in /run/containerd/s whatever its state
-    directory is; each task's folder records its socket in a file "address".
+    directory is. Each live task's folder records its socket in a file
+    "address". A task whose shim was killed may have lost that folder, so the
+    socket name is also computed the way containerd 1.6 names it: the hex
+    SHA-256 of "<containerd socket>/<namespace>/<sandbox or container id>".
     """
-    sockets = []
+    sockets = {
+        SHIM_SOCKET_DIR
+        / hashlib.sha256(f"{paths.socket}/k8s.io/{task_id}".encode()).hexdigest()
+        for task_id in ids
+    }
     task_root = paths.containerd_state / "io.containerd.runtime.v2.task"
     for address_file in task_root.glob("*/*/address"):
         try:
@@ -280,8 +292,8 @@ def shim_sockets(paths: LabPaths) -> list[Path]:
             continue
         path = Path(address.removeprefix("unix://"))
         if path.parent == SHIM_SOCKET_DIR:
-            sockets.append(path)
-    return sockets
+            sockets.add(path)
+    return sorted(sockets)
 
 
 def remove_shim_sockets(sockets: list[Path]) -> None:
@@ -314,19 +326,18 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
+# The folders that containerd 1.6, its shims and libcni create inside the
+# host folders of HOST_DIRS; other software's folders there are left alone.
+_KNOWN_CHILDREN = {"/run/containerd": ("s",), "/var/lib/cni": ("results",)}
+
+
 def remove_empty_dirs(top: Path) -> None:
-    """Remove top and the folders below it, bottom up, as long as they are empty."""
-    if not top.is_dir():
-        return
-    for folder in sorted(
-        (p for p in top.rglob("*") if p.is_dir()),
-        key=lambda p: len(p.parts),
-        reverse=True,
-    ):
+    """Remove top, after the lab's known subfolders of it, if each is empty."""
+    for child in _KNOWN_CHILDREN.get(str(top), ()):
         try:
-            folder.rmdir()
+            (top / child).rmdir()
         except OSError:
-            pass
+            pass  # not empty, or not there
     try:
         top.rmdir()
     except OSError:

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..errors import CRIError, LabError, LabNotRunningError
-from . import _cleanup, _net
+from . import _cleanup, _health, _net
 from ._config import LabPaths, cni_conflist, containerd_toml, registry_yaml
 from ._prereq import check_prerequisites, free_port, require_port_free
 from ._seed import seed_registry
@@ -27,6 +25,8 @@ log = logging.getLogger(__name__)
 
 _ENV_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 START_TIMEOUT = 30.0
+# containerd 1.6 rejects unix socket paths longer than 104 bytes.
+MAX_SOCKET_PATH = 104
 # Folders outside the state dir that containerd 1.6, its shims or libcni
 # create; `down` removes those that did not exist before `up`, once empty.
 HOST_DIRS = ("/run/containerd", "/var/lib/cni")
@@ -39,14 +39,27 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _resolve_state_dir(state_dir: Path | str | None) -> Path:
+    if state_dir is None:
+        return default_state_dir()
+    if not str(state_dir).strip():
+        raise LabError(
+            "empty lab state dir; pass a folder path, or leave it unset for "
+            f"the default ({default_state_dir()})"
+        )
+    return Path(state_dir).expanduser().resolve()
+
+
 def running_lab(state_dir: Path | str | None = None) -> LabInfo | None:
-    """Return the record of the lab running in state_dir (default: the usual one), or None."""
-    directory = Path(state_dir) if state_dir else default_state_dir()
+    """Return the record of the lab running in state_dir (default: the usual one), or None.
+
+    A lab counts as running while the containerd process it started is alive.
+    """
+    directory = _resolve_state_dir(state_dir)
     info = read_info(directory)
     if info is None:
         return None
-    pid = info.pids.get("containerd", 0)
-    if not pid or not _cleanup.pid_alive(pid):
+    if not _health.process_is_ours(info.pids.get("containerd", 0), LabPaths(directory)):
         return None
     return info
 
@@ -74,7 +87,11 @@ class Lab:
     def __init__(
         self, state_dir: Path | str | None = None, *, registry_port: int = 0
     ) -> None:
-        self.state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
+        if not 0 <= registry_port <= 65535:
+            raise LabError(
+                f"invalid registry port {registry_port}: use 1 to 65535, or 0 for any free port"
+            )
+        self.state_dir = _resolve_state_dir(state_dir)
         self.paths = LabPaths(self.state_dir)
         self.name = lab_name(self.state_dir)
         self.registry_port = registry_port
@@ -95,71 +112,73 @@ class Lab:
         return info
 
     def status(self) -> dict[str, Any]:
-        """Return the lab record plus health checks of each part."""
+        """Return the lab record plus a health check of each part.
+
+        "running" is true while containerd runs; "healthy" only when every
+        part works. "problems" lists the parts that do not.
+        """
         info = read_info(self.state_dir)
         if info is None:
-            return {"running": False, "state_dir": str(self.state_dir)}
-        health = {
-            "containerd_process": _cleanup.pid_alive(info.pids.get("containerd", 0)),
-            "registry_process": _cleanup.pid_alive(info.pids.get("registry", 0)),
-            "registry_http": _registry_answers(info.registry_url),
-            "cri": False,
-            "bridge": _net.link_exists(info.bridge),
-        }
-        try:
-            conditions = self._cri_conditions(info)
-            health["cri"] = True
-            health.update(conditions)
-        except CRIError as error:
-            health["cri_error"] = str(error)
+            return {
+                "running": False,
+                "healthy": False,
+                "state_dir": str(self.state_dir),
+            }
+        health = _health.check_health(info, self.paths)
         data = info.to_json()
         data["running"] = bool(health["containerd_process"])
         data["health"] = health
+        data["problems"] = _health.broken_parts(health)
+        data["healthy"] = not data["problems"]
         return data
-
-    @staticmethod
-    def _cri_conditions(info: LabInfo) -> dict[str, bool]:
-        from ..cri import CRIClient
-
-        with CRIClient(info.cri_endpoint, timeout=5) as cri:
-            status = cri.status(verbose=False)
-        return {condition.type: condition.status for condition in status.conditions}
 
     # -- up ---------------------------------------------------------------
 
     def up(self, progress: Callable[[str], None] | None = None) -> LabInfo:
-        """Start the lab and return its record; a running lab is returned unchanged.
+        """Start the lab and return its record; a healthy lab is returned unchanged.
 
-        Leftovers of a lab that was killed (processes, mounts, bridge, files)
-        are removed first. Raises PrerequisiteError when something the lab
-        needs is missing, and LabError with the log's last lines when a
-        process fails to start.
+        A lab whose parts died (containerd, the registry, the bridge) is
+        removed and started again, and leftovers of a killed lab (processes,
+        mounts, bridge, files) are removed first. Raises PrerequisiteError
+        when something the lab needs is missing, and LabError with the log's
+        last lines when a process fails to start.
         """
-        say = progress or (lambda message: log.info("%s", message))
-        existing = self.info()
-        if existing is not None:
-            say(f"a lab is already running in {self.state_dir}; nothing changed")
-            return existing
-        check_prerequisites()
-        self._require_lab_folder()
-        if self.registry_port:
-            require_port_free(self.registry_port)
-        if self._has_leftovers():
-            say("cleaning up what an earlier lab left behind")
-            self._teardown(use_cri=False)
-        try:
-            return self._start(say)
-        except BaseException:
-            # Includes KeyboardInterrupt: never leave half a lab running.
-            log.warning("lab start failed; removing what was started")
-            self._teardown(use_cri=False)
-            raise
+        say = _safe_progress(progress)
+        with _health.lab_lock():
+            existing = self.info()
+            if existing is not None:
+                problems = _health.broken_parts(
+                    _health.check_health(existing, self.paths)
+                )
+                if not problems:
+                    say(
+                        f"a lab is already running in {self.state_dir}; nothing changed"
+                    )
+                    return existing
+                say(
+                    f"the lab in {self.state_dir} is broken ({', '.join(problems)}); starting it again"
+                )
+                self._teardown(use_cri=True)
+            check_prerequisites()
+            self._check_state_dir()
+            if self.registry_port:
+                require_port_free(self.registry_port)
+            if self._has_leftovers():
+                say("cleaning up what an earlier lab left behind")
+                self._teardown(use_cri=False)
+            try:
+                return self._start(say)
+            except BaseException:
+                # Includes KeyboardInterrupt: never leave half a lab running.
+                log.warning("lab start failed; removing what was started")
+                self._teardown(use_cri=False)
+                raise
 
-    def _require_lab_folder(self) -> None:
-        """Raise LabError when the state dir contains files that are not a lab's.
+    def _check_state_dir(self) -> None:
+        """Raise LabError when the state dir cannot become a lab's folder.
 
         `down` deletes the state dir, so a folder with someone's data in it
-        must never become one.
+        must never become one. Socket paths must also fit the kernel's limit.
         """
         directory = self.state_dir
         if directory.exists() and not directory.is_dir():
@@ -169,19 +188,31 @@ class Lab:
         if (
             directory.is_dir()
             and any(directory.iterdir())
-            and not self.paths.marker.exists()
+            and not _health.is_lab_folder(self.paths)
         ):
             raise LabError(
                 f"lab state dir {directory} is not empty and was not made by ocilab "
                 f"(it has no {self.paths.marker.name}); choose a new or empty folder "
                 "with --state-dir or $OCILAB_STATE_DIR"
             )
+        if directory.is_mount():
+            raise LabError(
+                f"lab state dir {directory} is a mount point; `lab down` would delete "
+                "the folder, so choose a folder below it instead"
+            )
+        longest = len(os.fsencode(self.paths.ttrpc_socket))
+        if longest > MAX_SOCKET_PATH:
+            limit = MAX_SOCKET_PATH - (longest - len(os.fsencode(directory)))
+            raise LabError(
+                f"lab state dir {directory} is too long for unix socket paths: "
+                f"containerd accepts at most {MAX_SOCKET_PATH} bytes, which leaves "
+                f"{limit} bytes for the folder; choose a shorter --state-dir"
+            )
 
     def _has_leftovers(self) -> bool:
         return (
-            self.paths.marker.exists()
+            _health.is_lab_folder(self.paths)
             or bool(_cleanup.find_processes(self.paths))
-            or bool(_cleanup.lab_mounts(self.paths))
             or _net.link_exists(self.name)
         )
 
@@ -201,7 +232,7 @@ class Lab:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         port = self.registry_port or free_port()
         host = f"127.0.0.1:{port}"
-        subnet = _net.choose_subnet(self.name)
+        subnet = _net.choose_subnet()
         gateway = str(next(subnet.hosts()))
         info = LabInfo(
             state_dir=str(paths.state_dir),
@@ -234,7 +265,7 @@ class Lab:
         )
         write_info(info)
         self._wait(
-            lambda: _registry_answers(info.registry_url),
+            lambda: _health.registry_answers(info.registry_url),
             "registry",
             info.pids["registry"],
         )
@@ -318,7 +349,7 @@ class Lab:
         if not self.paths.socket.is_socket():
             return False
         try:
-            conditions = self._cri_conditions(info)
+            conditions = _health.cri_conditions(info.cri_endpoint)
         except CRIError:
             return False
         return bool(conditions) and all(conditions.values())
@@ -326,13 +357,24 @@ class Lab:
     # -- down -------------------------------------------------------------
 
     def down(self) -> DownReport:
-        """Remove every pod, container, process, mount, bridge and file of the lab."""
-        return self._teardown(use_cri=True)
+        """Remove every pod, container, process, mount, bridge and file of the lab.
+
+        A folder without the lab marker is left untouched, and the report
+        lists it as a leftover.
+        """
+        with _health.lab_lock():
+            return self._teardown(use_cri=True)
 
     def _teardown(self, *, use_cri: bool) -> DownReport:
         report = DownReport()
-        info = read_info(self.state_dir)
         paths = self.paths
+        if self.state_dir.exists() and not _health.is_lab_folder(paths):
+            report.leftovers = [
+                f"{self.state_dir} is not an ocilab lab folder (no "
+                f"{paths.marker.name}); nothing was removed"
+            ]
+            return report
+        info = read_info(self.state_dir)
         if use_cri and paths.socket.is_socket():
             self._remove_workloads(report)
         processes = _cleanup.find_processes(paths)
@@ -344,7 +386,7 @@ class Lab:
         # Read what only the state dir records before anything deletes it.
         ids = _cleanup.container_ids(paths)
         cgroups = _cleanup.runc_cgroup_paths(paths)
-        sockets = _cleanup.shim_sockets(paths)
+        sockets = _cleanup.shim_sockets(paths, ids)
         _cleanup.force_delete_containers(paths)
         _cleanup.remove_cgroups(cgroups)
 
@@ -358,14 +400,7 @@ class Lab:
         _net.delete_veths(self.name)
         report.bridge_removed = _net.delete_bridge(self.name)
 
-        if self.paths.marker.exists():
-            _cleanup.remove_tree(self.state_dir)
-        elif self.state_dir.is_dir():
-            log.warning(
-                "%s has no %s; leaving its files alone",
-                self.state_dir,
-                self.paths.marker.name,
-            )
+        _cleanup.remove_tree(self.state_dir)
         for folder in info.created_host_dirs if info is not None else []:
             _cleanup.remove_empty_dirs(Path(folder))
         report.leftovers = self._leftovers()
@@ -401,7 +436,7 @@ class Lab:
         if _net.link_exists(self.name):
             found.append(f"bridge {self.name}")
         if self.state_dir.exists():
-            found.append(f"folder {self.state_dir}")
+            found.append(f"state dir {self.state_dir}")
         return found
 
     # -- context manager ----------------------------------------------------
@@ -432,11 +467,18 @@ def _host_dirs() -> list[str]:
     return folders
 
 
-def _registry_answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/v2/", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+def _safe_progress(progress: Callable[[str], None] | None) -> Callable[[str], None]:
+    """Wrap a progress callback so a closed stdout or stderr cannot abort `up`."""
+    if progress is None:
+        return lambda message: log.info("%s", message)
+
+    def say(message: str) -> None:
+        try:
+            progress(message)
+        except OSError:
+            log.info("%s", message)
+
+    return say
 
 
 def _runtime_versions(endpoint: str) -> dict[str, Any]:

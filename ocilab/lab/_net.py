@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import logging
@@ -55,20 +54,13 @@ def _networks_in_use() -> list[ipaddress.IPv4Network]:
     return used
 
 
-def choose_subnet(name: str) -> ipaddress.IPv4Network:
-    """Return a candidate /16 that overlaps no route or address of the host.
+def choose_subnet() -> ipaddress.IPv4Network:
+    """Return the first candidate /16 that overlaps no route or address of the host.
 
-    The search starts at an offset derived from the lab's name, so labs that
-    start at the same moment rarely pick the same subnet. The default lab
-    ("ocilab") starts at the first candidate.
+    Callers hold the lab lock, so two labs never pick the same one.
     """
     used = _networks_in_use()
-    start = (
-        0
-        if name == "ocilab"
-        else int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(_CANDIDATES)
-    )
-    for candidate in _CANDIDATES[start:] + _CANDIDATES[:start]:
+    for candidate in _CANDIDATES:
         if not any(candidate.overlaps(network) for network in used):
             return candidate
     raise LabError(

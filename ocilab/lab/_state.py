@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["LabInfo", "default_state_dir", "lab_name", "read_info", "write_info"]
 
 INFO_FILE = "lab.json"
-DEFAULT_NAME = "ocilab"
+NAME_PREFIX = "ocilab"
 
 
 def default_state_dir() -> Path:
@@ -35,14 +35,12 @@ def _xdg_location() -> Path:
 def lab_name(state_dir: Path) -> str:
     """Return the short name used for the lab's bridge and CNI network.
 
-    The default state directory gets "ocilab". Any other gets a suffix from a
-    hash of its path, so two labs on one machine never share a bridge. The
-    name has at most 13 characters, within Linux's limit of 15 for interfaces.
+    The name is "ocilab-" and six hex digits of a hash of the state dir's
+    path, so two labs on one machine never share a bridge. Its 13 characters
+    stay within Linux's limit of 15 for interface names.
     """
-    if state_dir.resolve() == _xdg_location():
-        return DEFAULT_NAME
     suffix = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:6]
-    return f"{DEFAULT_NAME}-{suffix}"
+    return f"{NAME_PREFIX}-{suffix}"
 
 
 @dataclass
@@ -74,9 +72,14 @@ def read_info(state_dir: Path) -> LabInfo | None:
     path = state_dir / INFO_FILE
     try:
         data = json.loads(path.read_text())
-        return LabInfo(**data)
+        info = LabInfo(**data)
     except (OSError, ValueError, TypeError):
         return None
+    if not isinstance(info.pids, dict) or not isinstance(info.images, dict):
+        return None
+    if not all(isinstance(pid, int) for pid in info.pids.values()):
+        return None
+    return info
 
 
 def write_info(info: LabInfo) -> None:
