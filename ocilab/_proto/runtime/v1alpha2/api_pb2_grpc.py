@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class RuntimeServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Pods (sandboxes) and containers: lifecycle, exec, stats and runtime status.
+    The kubelet calls these; so does ocilab.cri.CRIClient.runtime.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -157,7 +159,9 @@ class RuntimeServiceStub:
 
 
 class RuntimeServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Pods (sandboxes) and containers: lifecycle, exec, stats and runtime status.
+    The kubelet calls these; so does ocilab.cri.CRIClient.runtime.
+    """
 
     def Version(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -435,7 +439,9 @@ def add_RuntimeServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RuntimeService:
-    """Missing associated documentation comment in .proto file."""
+    """Pods (sandboxes) and containers: lifecycle, exec, stats and runtime status.
+    The kubelet calls these; so does ocilab.cri.CRIClient.runtime.
+    """
 
     @staticmethod
     def Version(request,
@@ -1087,7 +1093,9 @@ class RuntimeService:
 
 
 class ImageServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Image pulls, listings and removal. A node may serve it on its own socket
+    (the kubelet's --image-service-endpoint), so clients negotiate it separately.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -1123,7 +1131,9 @@ class ImageServiceStub:
 
 
 class ImageServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Image pulls, listings and removal. A node may serve it on its own socket
+    (the kubelet's --image-service-endpoint), so clients negotiate it separately.
+    """
 
     def ListImages(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -1192,7 +1202,9 @@ def add_ImageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ImageService:
-    """Missing associated documentation comment in .proto file."""
+    """Image pulls, listings and removal. A node may serve it on its own socket
+    (the kubelet's --image-service-endpoint), so clients negotiate it separately.
+    """
 
     @staticmethod
     def ListImages(request,
