@@ -34,6 +34,7 @@ from ..errors import (
     SocketNotFoundError,
     UnknownMethodError,
 )
+from ._api import CRIMethods
 from ._translate import translate_rpc_error, translating
 from .endpoint import DEFAULT_ENDPOINTS, Endpoint, parse_endpoint, socket_answers
 from .types import RuntimeCondition, RuntimeStatus, RuntimeVersion, decode_info
@@ -167,7 +168,7 @@ class _Service:
         return [method.name for method in descriptor.methods]
 
 
-class CRIClient:
+class CRIClient(CRIMethods):
     """A connection to one CRI runtime (and optionally a separate image service).
 
     Parameters:

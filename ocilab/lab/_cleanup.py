@@ -206,6 +206,32 @@ def remove_cgroups(folders: list[Path]) -> list[Path]:
     return removed
 
 
+def cgroup_mounts() -> list[Path]:
+    """Return the mount points of every cgroup hierarchy (v1 controllers and v2)."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        separator = fields.index("-")
+        if fields[separator + 1] in ("cgroup", "cgroup2"):
+            points.append(Path(_unescape_mountinfo(fields[4])))
+    return points
+
+
+def remove_cgroup_tree(name: str) -> list[Path]:
+    """Remove the cgroup folder named after the lab in every hierarchy, deepest first.
+
+    Pods created with linux.cgroup_parent "/<lab name>/..." live there; runc
+    removes a container's own cgroup but not the parents it created.
+    """
+    folders: list[Path] = []
+    for mount in cgroup_mounts():
+        top = mount / name
+        if top.is_dir():
+            folders += [path for path in top.rglob("*") if path.is_dir()] + [top]
+    folders.sort(key=lambda path: len(path.parts), reverse=True)
+    return remove_cgroups(folders)
+
+
 def container_ids(paths: LabPaths) -> set[str]:
     """Return the ids of every sandbox and container in the lab's containerd state."""
     ids: set[str] = set()

@@ -389,6 +389,7 @@ class Lab:
         sockets = _cleanup.shim_sockets(paths, ids)
         _cleanup.force_delete_containers(paths)
         _cleanup.remove_cgroups(cgroups)
+        _cleanup.remove_cgroup_tree(self.name)
 
         rest = list(_cleanup.find_processes(paths))
         _cleanup.stop_processes(rest)
@@ -458,13 +459,7 @@ def _host_dirs() -> list[str]:
     Besides HOST_DIRS, containerd puts pod cgroups below "k8s.io" (its CRI
     namespace) in every cgroup hierarchy, when the pod names no cgroup parent.
     """
-    folders = list(HOST_DIRS)
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        separator = fields.index("-")
-        if fields[separator + 1] in ("cgroup", "cgroup2"):
-            folders.append(f"{fields[4]}/k8s.io")
-    return folders
+    return [*HOST_DIRS, *(f"{mount}/k8s.io" for mount in _cleanup.cgroup_mounts())]
 
 
 def _safe_progress(progress: Callable[[str], None] | None) -> Callable[[str], None]:

@@ -59,6 +59,16 @@ class LabInfo:
     subnet: str
     gateway: str
     started_at: str
+    @property
+    def cgroup_parent(self) -> str:
+        """The cgroup folder for this lab's pods; `down` removes everything below it.
+
+        Give a pod ``linux.cgroup_parent = f"{info.cgroup_parent}/pod-<uid>"``,
+        as the kubelet gives each pod its own, so that the runtime can report
+        pod stats.
+        """
+        return f"/{self.name}"
+
     # Host folders outside the state dir that did not exist before `up`.
     created_host_dirs: list[str] = field(default_factory=list)
     runtime_versions: dict[str, Any] = field(default_factory=dict)
