@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ocilab.lab import Lab, LabInfo
@@ -60,3 +65,56 @@ def lab() -> Iterator[LabInfo]:
         report = session_lab.down()
         _SESSION_STATE.parent.rmdir()
         assert report.leftovers == [], f"lab down left: {report.leftovers}"
+
+
+@dataclass(frozen=True)
+class AuthRegistry:
+    """A second docker-registry, with htpasswd Basic authentication."""
+
+    url: str
+    host: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def basic_auth_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AuthRegistry]:
+    """Start docker-registry with Basic auth on a free loopback port."""
+    import bcrypt
+
+    from ocilab.lab._prereq import free_port
+
+    if shutil.which("docker-registry") is None:
+        pytest.skip(
+            "docker-registry is not installed (apt-get install docker-registry)"
+        )
+    folder = tmp_path_factory.mktemp("auth-registry")
+    username, password = "alice", "s3cret-pw"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
+    (folder / "htpasswd").write_text(f"{username}:{hashed}\n")
+    port = free_port()
+    (folder / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"auth:\n  htpasswd:\n    realm: ocilab-test\n    path: {folder / 'htpasswd'}\n"
+    )
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(folder / "config.yml")], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/v2/", timeout=1).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield AuthRegistry(url, f"127.0.0.1:{port}", username, password)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()

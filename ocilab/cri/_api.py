@@ -389,9 +389,16 @@ class CRIMethods:
     # -- images -----------------------------------------------------------
 
     def list_images(self, image: str | None = None) -> list[Any]:
-        """List images; image filters by reference on the runtime side."""
+        """List images; image keeps those whose tag, digest or id matches it.
+
+        The filter is sent to the runtime and applied here again, because
+        containerd 1.6 ignores ListImages filters.
+        """
         request_filter = {"image": {"image": image}} if image else {}
-        return list(self.images.ListImages(filter=request_filter).images)
+        images = list(self.images.ListImages(filter=request_filter).images)
+        if image:
+            images = [item for item in images if _image_named(image, item)]
+        return images
 
     def images_frame(self, image: str | None = None) -> Any:
         """Return list_images(image) as a DataFrame."""
@@ -556,18 +563,40 @@ class CRIMethods:
         self.runtime.UpdatePodSandboxResources(**fields)
 
     def checkpoint_pod(
-        self, pod_id: str, path: str, *, options: dict[str, str] | None = None
+        self,
+        pod_id: str,
+        output_path: str,
+        *,
+        container_ids: Iterable[str] = (),
+        options: dict[str, str] | None = None,
     ) -> None:
         """Checkpoint a whole pod (CheckpointPod; v1 only, very new runtimes)."""
         self._require("RuntimeService", "CheckpointPod")
         self.runtime.CheckpointPod(
-            pod_sandbox_id=pod_id, path=path, options=options or {}
+            pod_sandbox_id=pod_id,
+            output_path=output_path,
+            container_ids=list(container_ids),
+            options=options or {},
         )
 
-    def restore_pod(self, path: str, *, options: dict[str, str] | None = None) -> Any:
-        """Restore a pod from a checkpoint (RestorePod; v1 only, very new runtimes)."""
+    def restore_pod(
+        self,
+        checkpoint_path: str,
+        *,
+        config: Config | None = None,
+        runtime_handler: str = "",
+        options: dict[str, str] | None = None,
+    ) -> Any:
+        """Restore a pod from a checkpoint; return RestorePodResponse (v1 only)."""
         self._require("RuntimeService", "RestorePod")
-        return self.runtime.RestorePod(path=path, options=options or {})
+        fields: dict[str, Any] = {
+            "checkpoint_path": checkpoint_path,
+            "runtime_handler": runtime_handler,
+            "options": options or {},
+        }
+        if config is not None:
+            fields["config"] = _as_dict(config)
+        return self.runtime.RestorePod(**fields)
 
     def stream_pods(self, **request: Any) -> Iterator[Any]:
         """Yield pods through StreamPodSandboxes (v1 only; paged listing for large nodes)."""
@@ -619,6 +648,14 @@ def _image_matches(image: str, container: Any) -> bool:
         for candidate in candidates
         if candidate
     )
+
+
+def _image_named(name: str, image: Any) -> bool:
+    """Return True when name is one of the image's tags or digests, or its id (or a prefix)."""
+    if name in image.repo_tags or name in image.repo_digests:
+        return True
+    bare = name.removeprefix("sha256:")
+    return len(bare) >= 4 and image.id.removeprefix("sha256:").startswith(bare)
 
 
 def _decode_verbose(info: Any) -> dict[str, Any]:

@@ -94,7 +94,9 @@ _CONTAINER_COLUMNS = (
 )  # fmt: skip
 
 
-def containers_frame(containers: Iterable[Any], pods: Iterable[Any] = ()) -> pd.DataFrame:
+def containers_frame(
+    containers: Iterable[Any], pods: Iterable[Any] = ()
+) -> pd.DataFrame:
     """One row per Container, newest first, with its pod's name and namespace when known."""
     containers = list(containers)
     pods_by_id = {pod.id: pod for pod in pods}
@@ -138,7 +140,16 @@ def images_frame(images: Iterable[Any]) -> pd.DataFrame:
         }
         for image in images
     ]
-    columns = ("image_id", "tags", "digests", "size_bytes", "username", "uid", "pinned", "id")
+    columns = (
+        "image_id",
+        "tags",
+        "digests",
+        "size_bytes",
+        "username",
+        "uid",
+        "pinned",
+        "id",
+    )
     return _frame(rows, columns)
 
 
@@ -169,7 +180,9 @@ _STATS_COLUMNS = (
 )  # fmt: skip
 
 
-def container_stats_frame(stats: Iterable[Any], previous: Iterable[Any] = ()) -> pd.DataFrame:
+def container_stats_frame(
+    stats: Iterable[Any], previous: Iterable[Any] = ()
+) -> pd.DataFrame:
     """One row per ContainerStats; cpu_cores needs an earlier sample in previous."""
     stats = list(stats)
     earlier = {item.attributes.id: item for item in previous}

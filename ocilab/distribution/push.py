@@ -109,13 +109,15 @@ def push_image(
     tags: list[str],
     *,
     timeout: float = 60.0,
+    auth: tuple[str, str] | None = None,
 ) -> str:
     """Push every blob of an image, then its manifest under each tag.
 
+    auth is (username, password) for a registry with Basic authentication.
     Returns the manifest digest. Raises RegistryError on any error status.
     """
     base_url = registry_url.rstrip("/")
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, auth=auth) as client:
         try:
             for blob in image.blobs:
                 push_blob(client, base_url, repository, blob)
