@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -84,7 +84,7 @@ def write_log(tmp_path: Path, text: str | bytes, name: str = "0.log") -> Path:
         ("2024-05-01T04:30:00-05:30", BASE_NS),
         ("2024-05-01T12:00:00.25+02:00", BASE_NS + 250_000_000),
         ("2024-05-01T10:00:00-00:00", BASE_NS),
-        ("2024-05-01T00:30:00+01:00", BASE_NS - 11 * 3600 * NS),
+        ("2024-05-01T00:30:00+01:00", BASE_NS - (10 * 3600 + 30 * 60) * NS),
         (
             "2026-12-04T15:20:58.551033374Z",
             (20_791 * 86_400 + 15 * 3600 + 20 * 60 + 58) * NS + 551_033_374,
@@ -630,36 +630,56 @@ def append(path: Path, data: str) -> None:
         file.write(data.encode())
 
 
-@pytest.mark.timeout(30)
-def test_follow_appends_until_stop(tmp_path: Path) -> None:
-    path = write_log(tmp_path, line(0, "stdout", "F", "existing"))
-    stop = threading.Event()
-    second = line(2, "stdout", "F", "written in two chunks")
+def follow_while_writing(path: Path, write: Callable[[], None]) -> list[LogEntry]:
+    """Follow path until write() returns, and return every entry yielded.
 
-    def write() -> None:
+    write() starts once the first entry (the file's existing line) is out, so
+    the follower has opened the file before it changes. The stop event is set
+    when write() returns, or by a watchdog after WATCHDOG_S.
+    """
+    stop = threading.Event()
+    opened = threading.Event()
+
+    def run_writer() -> None:
         try:
-            time.sleep(0.05)
-            append(path, line(1, "stdout", "P", "joined "))
-            append(path, line(1, "stderr", "F", "between"))
-            append(path, second[:20])
-            time.sleep(0.1)
-            append(path, second[20:])
-            append(path, line(3, "stdout", "F", "across reads"))
-            time.sleep(0.05)
-            append(path, line(4, "stderr", "P", "open at stop"))
+            if opened.wait(WATCHDOG_S):
+                write()
         finally:
             stop.set()
 
     watchdog = threading.Timer(WATCHDOG_S, stop.set)
-    writer = threading.Thread(target=write)
+    writer = threading.Thread(target=run_writer)
     watchdog.start()
     writer.start()
+    entries = []
     try:
-        entries = list(follow_log(path, poll_interval=0.01, stop=stop))
+        for entry in follow_log(path, poll_interval=0.01, stop=stop):
+            entries.append(entry)
+            opened.set()
     finally:
+        opened.set()
         writer.join(timeout=WATCHDOG_S)
         watchdog.cancel()
     assert not writer.is_alive()
+    return entries
+
+
+@pytest.mark.timeout(30)
+def test_follow_appends_until_stop(tmp_path: Path) -> None:
+    path = write_log(tmp_path, line(0, "stdout", "F", "existing"))
+    two_chunks = line(2, "stderr", "F", "written in two chunks")
+
+    def write() -> None:
+        append(path, line(1, "stdout", "P", "joined "))
+        append(path, line(1, "stderr", "F", "between"))
+        append(path, two_chunks[:20])
+        time.sleep(0.1)
+        append(path, two_chunks[20:])
+        append(path, line(3, "stdout", "F", "across reads"))
+        time.sleep(0.05)
+        append(path, line(4, "stderr", "P", "open at stop"))
+
+    entries = follow_while_writing(path, write)
     assert [entry.content for entry in entries] == [
         "existing",
         "between",
@@ -675,31 +695,17 @@ def test_follow_appends_until_stop(tmp_path: Path) -> None:
 @pytest.mark.timeout(30)
 def test_follow_rotation_by_rename(tmp_path: Path) -> None:
     path = write_log(tmp_path, line(0, "stdout", "F", "old"))
-    stop = threading.Event()
 
     def rotate() -> None:
-        try:
-            time.sleep(0.05)
-            append(path, line(1, "stdout", "P", "cut by "))
-            append(path, line(2, "stdout", "F", "last of old"))
-            append(path, line(3, "stdout", "P", "unfinished"))
-            os.rename(path, tmp_path / "0.log.20240501-100000")
-            time.sleep(0.05)
-            append(path, line(4, "stdout", "F", "rotation"))
-            append(path, line(5, "stdout", "F", "new"))
-            time.sleep(0.05)
-        finally:
-            stop.set()
+        append(path, line(1, "stdout", "P", "cut by "))
+        append(path, line(2, "stdout", "F", "last of old"))
+        append(path, line(3, "stdout", "P", "unfinished"))
+        os.rename(path, tmp_path / "0.log.20240501-100000")
+        time.sleep(0.05)
+        append(path, line(4, "stdout", "F", "rotation"))
+        append(path, line(5, "stdout", "F", "new"))
 
-    watchdog = threading.Timer(WATCHDOG_S, stop.set)
-    writer = threading.Thread(target=rotate)
-    watchdog.start()
-    writer.start()
-    try:
-        entries = list(follow_log(path, poll_interval=0.01, stop=stop))
-    finally:
-        writer.join(timeout=WATCHDOG_S)
-        watchdog.cancel()
+    entries = follow_while_writing(path, rotate)
     assert [entry.content for entry in entries] == [
         "old",
         "cut by last of old",
@@ -711,9 +717,8 @@ def test_follow_rotation_by_rename(tmp_path: Path) -> None:
 
 
 def test_follow_truncation(tmp_path: Path) -> None:
-    text = (
-        line(0, "stdout", "F", "before truncation, a long line")
-        + line(1, "stdout", "P", "never finished")
+    text = line(0, "stdout", "F", "before truncation, a long line") + line(
+        1, "stdout", "P", "never finished"
     )
     path = write_log(tmp_path, text)
     with following(path) as entries:
@@ -739,7 +744,9 @@ def test_follow_from_end(tmp_path: Path) -> None:
 
 
 def test_follow_from_end_line_numbers(tmp_path: Path) -> None:
-    path = write_log(tmp_path, line(0, "stdout", "F", "a") + line(1, "stdout", "F", "b"))
+    path = write_log(
+        tmp_path, line(0, "stdout", "F", "a") + line(1, "stdout", "F", "b")
+    )
     with following(path, from_start=False) as entries:
         append(path, "garbage\n")
         with pytest.raises(LogFormatError, match=r", line 3: "):
@@ -751,9 +758,11 @@ def test_follow_skips_malformed(
 ) -> None:
     text = "garbage\n" + line(0, "stdout", "F", "kept")
     path = write_log(tmp_path, text)
-    with caplog.at_level(logging.WARNING, logger="ocilab.cri.logs"):
-        with following(path, errors="skip") as entries:
-            [entry] = take(entries, 1)
+    with (
+        caplog.at_level(logging.WARNING, logger="ocilab.cri.logs"),
+        following(path, errors="skip") as entries,
+    ):
+        [entry] = take(entries, 1)
     assert entry.content == "kept"
     assert "skipped a malformed line (1 so far)" in caplog.text
     assert f"{path}, line 1" in caplog.text
