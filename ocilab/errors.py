@@ -17,6 +17,8 @@ translated at one boundary per protocol and kept as ``__cause__``::
     │   ├── UnknownMethodError        a method path names no CRI method ocilab knows
     │   ├── InvalidRequestError       a request does not fit the method's message type
     │   └── CRICallError              any other gRPC status (invalid argument, not found…)
+    ├── LogFormatError                a CRI log line is malformed
+    ├── LogPathError                  a path is not a kubelet container log path
     ├── LabError                      the lab failed to start, stop or answer
     │   ├── PrerequisiteError         a package, privilege or port the lab needs is missing
     │   └── LabNotRunningError        an operation needs a running lab and there is none
@@ -51,6 +53,8 @@ __all__ = [
     "SocketPermissionError",
     "UnknownMethodError",
     "InvalidRequestError",
+    "LogFormatError",
+    "LogPathError",
 ]
 
 
@@ -123,6 +127,14 @@ class InvalidRequestError(CRIError, ValueError):
 
 class CRICallError(CRIError):
     """Raised for any other gRPC status: invalid argument, not found, internal…"""
+
+
+class LogFormatError(OcilabError, ValueError):
+    """Raised when a CRI log line is malformed."""
+
+
+class LogPathError(OcilabError, ValueError):
+    """Raised when a path is not a kubelet container log path of the expected form."""
 
 
 class LabError(OcilabError):

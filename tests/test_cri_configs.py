@@ -16,6 +16,7 @@ from ocilab.cri.configs import (
     dump_config,
     load_container_config,
     load_pod_config,
+    parse_dict,
     pod_config,
     to_message,
 )
@@ -148,7 +149,7 @@ def test_dump_crictl_style(tmp_path: Path) -> None:
     container = json.loads(dump_config(config, tmp_path / "c.json").read_text())
     pod = yaml.safe_load(dump_config(full_pod(), tmp_path / "p.yaml").read_text())
     assert container["log_path"] == "app/1.log"
-    # Go's encoding/json in crictl decodes int64 fields from numbers only.
+    # crictl's Go structs take int64 fields from JSON numbers only.
     assert container["linux"]["resources"]["memory_limit_in_bytes"] == 64 * 1024**3
     assert container["envs"][0] == {"key": "GREETING", "value": "grüß dich"}
     assert pod["linux"]["security_context"]["namespace_options"]["network"] == 2
@@ -269,7 +270,7 @@ def test_unknown_field_names_valid_fields(tmp_path: Path, api_version) -> None:
         load_pod_config(path, api_version)
     message = str(caught.value)
     assert str(path) in message
-    assert "'logDir'" in message
+    assert "unknown field 'logDir' at the top level" in message
     assert "log_directory (logDirectory)" in message
     assert "port_mappings (portMappings)" in message
     assert f"runtime.{api_version}.PodSandboxConfig" in message
@@ -339,6 +340,17 @@ def test_missing_file_not_found(tmp_path: Path) -> None:
     assert isinstance(caught.value, ValueError)
 
 
+def test_missing_relative_path_shown_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidRequestError) as caught:
+        load_container_config("configs/absent.yaml")
+    message = str(caught.value)
+    assert "configs/absent.yaml" in message
+    assert f"absolute path {tmp_path / 'configs' / 'absent.yaml'}" in message
+
+
 def test_directory_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="cannot read config file"):
         load_pod_config(tmp_path)
@@ -361,7 +373,8 @@ def test_not_utf8_rejected(tmp_path: Path) -> None:
         ("port_mappings:\n  containerPort: 80\n", "port_mappings must be a list"),
         ("hostname: 42\n", "Quote the value in YAML"),
         (
-            "linux:\n  security_context:\n    namespace_options:\n      network: HOST\n",
+            "linux:\n  security_context:\n    namespace_options:\n"
+            "      network: HOST\n",
             "POD (0), CONTAINER (1), NODE (2), TARGET (3), not the string 'HOST'",
         ),
         (
@@ -646,3 +659,20 @@ def test_to_message_bad_selector(kind, api_version, expected) -> None:
 def test_to_message_top_level_list() -> None:
     with pytest.raises(InvalidRequestError, match="the top level must be a mapping"):
         to_message([pod_config("web")], "pod")  # type: ignore[arg-type]
+
+
+@API_VERSIONS
+def test_parse_dict_nested_request(api_version) -> None:
+    request_class = API_MODULES[api_version].CreateContainerRequest
+    request = parse_dict(
+        {
+            "pod_sandbox_id": "f84dd361f8dc",
+            "config": container_config("app", "busybox", env={"GREETING": "hello"}),
+            "sandbox_config": pod_config("web"),
+        },
+        request_class,
+    )
+    assert request.pod_sandbox_id == "f84dd361f8dc"
+    assert request.config.metadata.name == "app"
+    assert env_text(request.config.envs[0].value) == "hello"
+    assert request.sandbox_config.metadata.name == "web"

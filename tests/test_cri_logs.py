@@ -254,6 +254,7 @@ def test_parse_line_invalid(text: str, problem: str) -> None:
     assert message.startswith("line 12: ")
     assert repr(text) in message
     assert "Expected '<RFC 3339 timestamp>" in message
+    assert "errors=" not in message
 
 
 def test_parse_line_error_cuts_long_line() -> None:
@@ -489,6 +490,7 @@ def test_read_malformed_raises(tmp_path: Path) -> None:
     assert repr(bad[:80]) in message
     assert "the tag 'Q' is neither F nor P" in message
     assert "Expected '<RFC 3339 timestamp> <stdout|stderr>" in message
+    assert "Pass errors='skip'" in message
 
 
 def test_read_malformed_skipped(
@@ -572,6 +574,25 @@ def test_frame_time_nanosecond_exact() -> None:
     assert frame["time"].iloc[0] == pd.Timestamp(stamp)
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    ["9999-12-31T23:59:59Z", "1677-09-21T00:12:43.145224192Z"],
+    ids=["year-9999", "int64-minimum"],
+)
+def test_frame_out_of_range(stamp: str) -> None:
+    entry = LogEntry(parse_timestamp(stamp), "stdout", "x")
+    with pytest.raises(OverflowError, match="outside the range of datetime64"):
+        log_frame([entry])
+
+
+def test_frame_range_limits() -> None:
+    stamps = ["1677-09-21T00:12:43.145224193Z", "2262-04-11T23:47:16.854775807Z"]
+    entries = [LogEntry(parse_timestamp(stamp), "stdout", "x") for stamp in stamps]
+    frame = log_frame(entries)
+    assert frame["time"].iloc[0].value == parse_timestamp(stamps[0])
+    assert frame["time"].iloc[1].value == parse_timestamp(stamps[1])
+
+
 def test_frame_empty() -> None:
     frame = log_frame([])
     assert len(frame) == 0
@@ -615,7 +636,7 @@ def following(path: Path, **options: object) -> Iterator[Generator[LogEntry]]:
         entries.close()
 
 
-def take(entries: Iterator[LogEntry], count: int) -> list[LogEntry]:
+def next_entries(entries: Iterator[LogEntry], count: int) -> list[LogEntry]:
     """Return the next count entries, or fail when the watchdog ends the generator."""
     taken = []
     for _ in range(count):
@@ -722,9 +743,9 @@ def test_follow_truncation(tmp_path: Path) -> None:
     )
     path = write_log(tmp_path, text)
     with following(path) as entries:
-        [first] = take(entries, 1)
+        [first] = next_entries(entries, 1)
         path.write_bytes(line(2, "stdout", "F", "short").encode())
-        cut, after = take(entries, 2)
+        cut, after = next_entries(entries, 2)
     assert first.content == "before truncation, a long line"
     assert cut.content == "never finished"
     assert cut.partial
@@ -739,7 +760,7 @@ def test_follow_from_end(tmp_path: Path) -> None:
     with following(path, from_start=False) as entries:
         append(path, unfinished[15:])
         append(path, line(2, "stdout", "F", "new"))
-        got = take(entries, 2)
+        got = next_entries(entries, 2)
     assert [entry.content for entry in got] == ["being written", "new"]
 
 
@@ -762,7 +783,7 @@ def test_follow_skips_malformed(
         caplog.at_level(logging.WARNING, logger="ocilab.cri.logs"),
         following(path, errors="skip") as entries,
     ):
-        [entry] = take(entries, 1)
+        [entry] = next_entries(entries, 1)
     assert entry.content == "kept"
     assert "skipped a malformed line (1 so far)" in caplog.text
     assert f"{path}, line 1" in caplog.text

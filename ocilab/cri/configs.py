@@ -6,11 +6,12 @@ module loads such files into messages of runtime.v1 or runtime.v1alpha2,
 builds config dicts with the kubelet's defaults, and writes them back:
 
 >>> pod = pod_config("web", log_directory="/tmp/pods/web")
->>> box = container_config("app", "busybox", command=["sleep", "3600"])
 >>> dump_config(pod, "pod.json")
 PosixPath('pod.json')
 >>> load_pod_config("pod.json").metadata.name
 'web'
+>>> to_message(container_config("app", "busybox"), "container").log_path
+'app/0.log'
 
 Files and dicts may use protobuf's JSON field names (``logDirectory``) or the
 proto field names (``log_directory``), and enum values by name or by number.
@@ -95,7 +96,7 @@ def _describe(value: object) -> str:
 
 
 def _yaml_hint(value: object) -> str:
-    """Return advice for YAML scalars that were meant as strings (true, 42, 2024-01-01)."""
+    """Return advice for YAML scalars meant as strings (true, 42, 2024-01-01)."""
     if isinstance(value, (str, Mapping, list)):
         return ""
     return '. Quote the value in YAML, for example "true" or "8080"'
@@ -107,6 +108,10 @@ def _join(location: str, key: str) -> str:
 
 def _where(location: str) -> str:
     return location or "the top level"
+
+
+def _in(location: str) -> str:
+    return f"in {location}" if location else "at the top level"
 
 
 @cache
@@ -159,7 +164,7 @@ def _check_message(value: object, descriptor: Descriptor, location: str) -> Any:
         field = fields.get(key) if isinstance(key, str) else None
         if field is None:
             raise _FieldError(
-                f"unknown field {key!r} in {_where(location)}. {descriptor.full_name} "
+                f"unknown field {key!r} {_in(location)}. {descriptor.full_name} "
                 f"has the fields: {_field_names(descriptor)}. Correct the field name "
                 "or remove the field"
             )
@@ -269,8 +274,10 @@ def parse_dict(
 ) -> Message:
     """Check a dict in protobuf JSON form and parse it into a new message_class.
 
-    Raises InvalidRequestError naming the field path, the problem and the
-    fix; ``origin`` (a file name) goes into that message.
+    Works for any CRI message, such as a CreateContainerRequest with nested
+    configs, and reads env values (KeyValue.value) as text. Raises
+    InvalidRequestError naming the field path, the problem and the fix.
+    ``origin`` (a file name) goes into that message.
     """
     type_name = message_class.DESCRIPTOR.full_name
     prefix = f"invalid {type_name} in {origin}" if origin else f"invalid {type_name}"
@@ -325,9 +332,11 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        described_path = (
+            path if path.is_absolute() else f"{path} (absolute path {path.absolute()})"
+        )
         raise InvalidRequestError(
-            f"config file {path} not found (absolute path {path.absolute()}). "
-            "Check the path"
+            f"config file {described_path} not found. Check the path"
         ) from None
     except UnicodeDecodeError as error:
         raise InvalidRequestError(
@@ -364,7 +373,7 @@ def _yaml_error(
 
 
 def _parse_text(path: Path, text: str) -> object:
-    """Parse JSON or YAML by the file's suffix; for other suffixes try JSON, then YAML."""
+    """Parse JSON or YAML by suffix, trying JSON then YAML for other suffixes."""
     suffix = path.suffix.lower()
     if suffix in JSON_SUFFIXES:
         try:
@@ -412,8 +421,10 @@ def load_container_config(
 
 
 def _plain_values(data: dict[str, Any], descriptor: Descriptor, style: str) -> None:
-    """Rewrite MessageToDict output in place: env values as text, and 64-bit
-    integers as numbers for style "crictl"."""
+    """Rewrite MessageToDict output in place for dump_config's style.
+
+    Env values become text again, and style "crictl" gets 64-bit integers as numbers.
+    """
     fields = _fields_by_key(descriptor)
     for key, value in data.items():
         field = fields[key]
@@ -466,7 +477,10 @@ def dump_config(
 
     ``style="crictl"`` writes what ``crictl runp`` and ``crictl create``
     decode: proto field names (``log_directory``) and enums and 64-bit
-    integers as numbers. ``style="protojson"`` writes protobuf's canonical
+    integers as numbers. crictl (cri-tools cmd/crictl/util.go) decodes these
+    files with sigs.k8s.io/yaml into the generated Go structs, whose JSON tags
+    are the proto field names and which take no strings for int64 or enum
+    fields. ``style="protojson"`` writes protobuf's canonical
     JSON mapping, as ``crictl inspectp -o json`` prints it: JSON names
     (``logDirectory``), enum names and 64-bit integers as strings. The load
     functions read both styles back into an equal message.
@@ -485,6 +499,8 @@ def dump_config(
             f"cannot write {_describe(config)} as a config: give a PodSandboxConfig "
             "or ContainerConfig message, or a dict from pod_config or container_config"
         )
+    # NOTE: no test feeds these files to a crictl binary. The "crictl" style
+    # follows the loader in cri-tools' source.
     crictl = style == "crictl"
     data = json_format.MessageToDict(
         message, preserving_proto_field_name=crictl, use_integers_for_enums=crictl
@@ -504,7 +520,7 @@ def dump_config(
 # -- builders --------------------------------------------------------------
 
 
-def _check_dns_label(value: object, what: str) -> str:
+def _check_dns_label(value: object, argument: str) -> str:
     """Return value, or raise InvalidRequestError unless it is a DNS-1123 label."""
     if (
         isinstance(value, str)
@@ -513,9 +529,10 @@ def _check_dns_label(value: object, what: str) -> str:
     ):
         return value
     raise InvalidRequestError(
-        f"invalid {what} {value!r}: a {what} must be a DNS-1123 label, which is 1 "
-        f"to {_DNS1123_LABEL_MAX_LENGTH} characters of lowercase letters, digits "
-        "and '-', starting and ending with a letter or digit (for example 'web-1')"
+        f"invalid {argument} {value!r}: a {argument} must be a DNS-1123 label, "
+        f"which is 1 to {_DNS1123_LABEL_MAX_LENGTH} characters of lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit "
+        "(for example 'web-1')"
     )
 
 
@@ -528,31 +545,31 @@ def _check_attempt(attempt: object) -> int:
     return attempt
 
 
-def _check_strings(values: object, what: str) -> list[str]:
+def _check_strings(values: object, argument: str) -> list[str]:
     """Return a list of strings, rejecting one string where a list is meant."""
     if isinstance(values, str) or not isinstance(values, Iterable):
         raise InvalidRequestError(
-            f"invalid {what} {values!r}: give a list of strings, for example "
+            f"invalid {argument} {values!r}: give a list of strings, for example "
             "['sh', '-c', 'echo hello']"
         )
     result = list(values)
     for item in result:
         if not isinstance(item, str):
             raise InvalidRequestError(
-                f"invalid {what} {result!r}: every element must be a string, not "
+                f"invalid {argument} {result!r}: every element must be a string, not "
                 f"{_describe(item)}"
             )
     return result
 
 
-def _check_port(value: object, low: int, what: str) -> int:
+def _check_port(value: object, low: int, argument: str) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, int)
         or not low <= value <= 65535
     ):
         raise InvalidRequestError(
-            f"invalid {what} {value!r}: give an integer from {low} to 65535"
+            f"invalid {argument} {value!r}: give an integer from {low} to 65535"
         )
     return value
 
@@ -653,7 +670,7 @@ def pod_config(
     ``uid`` defaults to a new UUID4 and ``hostname`` to ``name``.
     ``host_network`` puts the pod in the node's network namespace (NODE).
     ``port_mappings`` contains (container_port, host_port) tuples or
-    PortMapping dicts. Without ``log_directory`` the runtime keeps no container
+    PortMapping dicts. Without ``log_directory``, containerd keeps no container
     logs for the pod. The dict uses proto field names, so to_message,
     CRIClient.call and dump_config accept it for both API versions.
     Raises InvalidRequestError when name or namespace is not a DNS-1123 label.
@@ -730,9 +747,14 @@ def container_config(
     or Mount dicts. Resource limits go to linux.resources (memory in bytes,
     cpu_quota and cpu_period in microseconds) and the security settings to
     linux.security_context. A privileged container needs a pod built with
-    privileged=True: containerd and CRI-O reject it otherwise.
+    privileged=True, because containerd rejects it otherwise.
     Raises InvalidRequestError when name is not a DNS-1123 label or image is
     empty.
+
+    NOTE: CRIClient.call parses dicts with json_format.ParseDict, which reads
+    runtime.v1 env values as base64. With ``env`` on runtime.v1, build the
+    request with parse_dict(request_dict, pb.CreateContainerRequest) and pass
+    that message to the client.
     """
     _check_dns_label(name, "container name")
     if not isinstance(image, str) or not image:

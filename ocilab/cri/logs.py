@@ -33,7 +33,7 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from ..errors import OcilabError
+from ..errors import LogFormatError, LogPathError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +66,9 @@ ERROR_MODES = ("raise", "skip")
 _LINE_FORMAT = "'<RFC 3339 timestamp> <stdout|stderr> <F|P>[:extension] <content>'"
 _NS_PER_SECOND = 1_000_000_000
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+# The range of datetime64[ns]: int64 nanoseconds, whose minimum is NaT in pandas.
+_NS_MIN = -(2**63) + 1
+_NS_MAX = 2**63 - 1
 # Bytes that follow_log reads per call, so that a large file is read in steps.
 _READ_CHUNK = 1 << 20
 
@@ -81,15 +84,8 @@ _TIMESTAMP_FORMAT = (
     "expected YYYY-MM-DDTHH:MM:SS, an optional '.' with 1 to 9 fractional digits, "
     "then Z or an offset such as +02:00"
 )
+_SKIP_HINT = " Pass errors='skip' to read past malformed lines."
 _LOG_NAME = re.compile(r"(?P<attempt>0|[1-9][0-9]*)\.log")
-
-
-class LogFormatError(OcilabError, ValueError):
-    """Raised when a CRI log line is malformed."""
-
-
-class LogPathError(OcilabError, ValueError):
-    """Raised when a path is not a kubelet container log path of the expected form."""
 
 
 # Timestamps
@@ -99,7 +95,8 @@ def parse_timestamp(text: str) -> int:
     """Convert an RFC 3339 timestamp to integer nanoseconds since the Unix epoch.
 
     Accepts 0 to 9 fractional digits and ``Z``, ``z`` or a ``±HH:MM`` offset.
-    Raises LogFormatError for anything else, including a leap second (``:60``).
+    Raises LogFormatError for anything else, including a leap second (``:60``),
+    which Go's time package, used by containerd and CRI-O, never formats.
     """
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
@@ -111,11 +108,9 @@ def parse_timestamp(text: str) -> int:
     except ValueError as error:
         raise LogFormatError(f"invalid RFC 3339 timestamp {text!r}: {error}") from error
 
-    hour, minute, second = (
-        int(match["hour"]),
-        int(match["minute"]),
-        int(match["second"]),
-    )
+    hour = int(match["hour"])
+    minute = int(match["minute"])
+    second = int(match["second"])
     offset_seconds = 0
     if match["sign"] is not None:
         offset_hour = int(match["offset_hour"])
@@ -187,7 +182,10 @@ class LogEntry:
 
     @property
     def time(self) -> pd.Timestamp:
-        """The first fragment's time as a nanosecond-exact pandas Timestamp in UTC."""
+        """The first fragment's time as a nanosecond-exact pandas Timestamp in UTC.
+
+        Raises pandas' OutOfBoundsDatetime outside the range that log_frame gives.
+        """
         import pandas as pd
 
         return pd.Timestamp(self.timestamp_ns, unit="ns", tz="UTC")
@@ -202,32 +200,36 @@ def parse_line(line: str, line_number: int = 0) -> LogRecord:
     return _parse_line(line, line_number, source=None)
 
 
-def _parse_line(line: str, line_number: int, source: str | None) -> LogRecord:
+def _parse_line(
+    line: str, line_number: int, source: str | None, hint: str = ""
+) -> LogRecord:
     line = line.removesuffix("\n")
     # Only the first three spaces separate fields, so content keeps its spaces.
     fields = line.split(" ", 3)
     try:
         timestamp_ns = parse_timestamp(fields[0])
     except LogFormatError as error:
-        raise _line_error(line, line_number, source, str(error)) from error
+        raise _line_error(line, line_number, source, hint, str(error)) from error
     if len(fields) < 2:
-        raise _line_error(line, line_number, source, "the stream is missing")
+        raise _line_error(line, line_number, source, hint, "the stream is missing")
     stream = fields[1]
     if stream not in STREAMS:
         raise _line_error(
             line,
             line_number,
             source,
+            hint,
             f"the stream {stream[:20]!r} is neither stdout nor stderr",
         )
     if len(fields) < 3:
-        raise _line_error(line, line_number, source, "the tag is missing")
+        raise _line_error(line, line_number, source, hint, "the tag is missing")
     tag = fields[2].split(":", 1)[0]
     if tag not in (TAG_FULL, TAG_PARTIAL):
         raise _line_error(
             line,
             line_number,
             source,
+            hint,
             f"the tag {fields[2][:20]!r} is neither F nor P",
         )
     content = fields[3] if len(fields) == 4 else ""
@@ -235,7 +237,7 @@ def _parse_line(line: str, line_number: int, source: str | None) -> LogRecord:
 
 
 def _line_error(
-    line: str, line_number: int, source: str | None, problem: str
+    line: str, line_number: int, source: str | None, hint: str, problem: str
 ) -> LogFormatError:
     if source is not None:
         where = f"{source}, line {line_number}: "
@@ -245,7 +247,7 @@ def _line_error(
         where = ""
     return LogFormatError(
         f"{where}invalid CRI log line {line[:80]!r}: {problem}. "
-        f"Expected {_LINE_FORMAT}."
+        f"Expected {_LINE_FORMAT}.{hint}"
     )
 
 
@@ -399,7 +401,7 @@ def read_log(
         # Iterating a binary file splits on b"\n" only.
         for line_number, raw in enumerate(file, start=1):
             try:
-                record = _parse_line(_decode(raw), line_number, source)
+                record = _parse_line(_decode(raw), line_number, source, _SKIP_HINT)
             except LogFormatError as error:
                 if errors == "raise":
                     raise
@@ -412,7 +414,7 @@ def read_log(
 
     if skipped:
         log.warning(
-            "skipped %d malformed line(s) in %s; the first: %s",
+            "skipped %d malformed line(s) in %s. The first: %s",
             skipped,
             source,
             first_problem,
@@ -426,14 +428,21 @@ def read_log(
 def log_frame(entries: Iterable[LogEntry]) -> pd.DataFrame:
     """Build a DataFrame with columns time, stream, content, partial and fragments.
 
-    ``time`` is datetime64[ns, UTC] and exact to the nanosecond. A timestamp
-    outside the range of int64 nanoseconds (years 1677 to 2262) raises
-    OverflowError.
+    ``time`` is datetime64[ns, UTC] and exact to the nanosecond. Raises
+    OverflowError for a timestamp that datetime64[ns] cannot hold, which is
+    one before 1677-09-21T00:12:43.145224193Z or after
+    2262-04-11T23:47:16.854775807Z.
     """
     import numpy as np
     import pandas as pd
 
     entries = list(entries)
+    for entry in entries:
+        if not _NS_MIN <= entry.timestamp_ns <= _NS_MAX:
+            raise OverflowError(
+                f"timestamp {format_timestamp(entry.timestamp_ns)} of a "
+                f"{entry.stream} entry is outside the range of datetime64[ns]"
+            )
     nanoseconds = np.asarray([entry.timestamp_ns for entry in entries], dtype=np.int64)
     return pd.DataFrame(
         {
@@ -452,8 +461,7 @@ def log_text(entries: Iterable[LogEntry], *, timestamps: bool = False) -> str:
     """Join the entries' content into text, one line per entry, each ending in "\\n".
 
     With ``timestamps=True`` each line starts with the first fragment's time in
-    RFC 3339 with 9 fractional digits and a space, as ``kubectl logs
-    --timestamps`` prints it.
+    RFC 3339 UTC with 9 fractional digits, then a space.
     """
     lines = []
     for entry in entries:
@@ -472,7 +480,7 @@ class _LogFile:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        # Closed by _follow's finally block, which outlives this object's uses.
+        # _follow closes the file in its finally block.
         self.file: BinaryIO = open(path, "rb")  # noqa: SIM115
         status = os.fstat(self.file.fileno())
         self.identity = (status.st_dev, status.st_ino)
@@ -508,6 +516,8 @@ class _LogFile:
             return None
         if (status.st_dev, status.st_ino) != self.identity:
             return "replaced"
+        # NOTE: a file truncated and then refilled past our position between
+        # two checks looks unchanged, so that truncation goes unnoticed.
         if os.fstat(self.file.fileno()).st_size < self.file.tell():
             return "truncated"
         return None
@@ -558,8 +568,8 @@ def follow_log(
             "seconds above 0"
         )
     _check_max_bytes(max_bytes)
-    # The file is opened at the first next(), so an unused generator holds no
-    # descriptor. Its size now marks where from_start=False begins.
+    # The file is opened at the first next(), so an unused generator keeps no
+    # file descriptor open. Its size now marks where from_start=False begins.
     status = os.stat(path)
     return _follow(
         os.fspath(path),
@@ -588,7 +598,7 @@ def _follow(
         nonlocal skipped
         for line_number, line in lines:
             try:
-                record = _parse_line(line, line_number, path)
+                record = _parse_line(line, line_number, path, _SKIP_HINT)
             except LogFormatError as error:
                 if errors == "raise":
                     raise
@@ -648,8 +658,11 @@ def _follow(
 
 
 def _drop_pending(current: _LogFile, reason: str) -> None:
+    # At stop the writer may simply be mid-line. At rotation the bytes are lost.
+    level = logging.DEBUG if reason == "stop" else logging.WARNING
     if current.pending:
-        log.debug(
+        log.log(
+            level,
             "%s: dropped %d bytes of an unfinished line %d at %s",
             current.path,
             len(current.pending),
