@@ -464,3 +464,33 @@ def test_frames_empty_lists() -> None:
     assert containers_frame([]).empty
     assert images_frame([]).empty
     assert isinstance(container_stats_frame([]), pd.DataFrame)
+
+
+@pytest.mark.parametrize("api_version", VERSIONS)
+def test_builders_env_reaches_container(lab: LabInfo, api_version: str) -> None:
+    from ocilab.cri.configs import container_config, pod_config
+
+    with CRIClient(lab.cri_endpoint, api_version=api_version, timeout=60) as cri:
+        cri.pull_image(lab.images["busybox"])
+        pod = pod_config(
+            f"env-{api_version}",
+            namespace="api-tests",
+            log_directory=str(Path(lab.state_dir) / "pod-logs" / f"env-{api_version}"),
+        )
+        pod_id = cri.run_pod(pod)
+        try:
+            container = container_config(
+                "env",
+                lab.images["busybox"],
+                command=["sleep", "600"],
+                env={"GREETING": "hello world", "COUNT": "1"},
+            )
+            container_id = cri.create_container(pod_id, container, pod)
+            cri.start_container(container_id)
+            result = cri.exec_sync(
+                container_id, ["sh", "-c", 'echo "$GREETING/$COUNT"']
+            )
+        finally:
+            cri.stop_pod(pod_id)
+            cri.remove_pod(pod_id)
+    assert result.stdout == b"hello world/1\n"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import Message
 
 from ..errors import CRICallError, CRITimeout, CRIUnimplementedError
+from ._modules import API_MODULES
 
 if TYPE_CHECKING:
     from .client import _Service
@@ -85,8 +86,6 @@ class CRIMethods:
         raise NotImplementedError
 
     def _has_method(self, service: str, name: str) -> bool:
-        from .client import API_MODULES
-
         version = self._version_for(service)
         descriptor = API_MODULES[version].DESCRIPTOR.services_by_name[service]
         return name in descriptor.methods_by_name

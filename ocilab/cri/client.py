@@ -22,11 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from .._proto.runtime.v1 import api_pb2 as v1_pb2
-from .._proto.runtime.v1alpha2 import api_pb2 as v1alpha2_pb2
 from ..errors import (
     CRIVersionError,
     EndpointError,
@@ -35,7 +32,9 @@ from ..errors import (
     UnknownMethodError,
 )
 from ._api import CRIMethods
+from ._modules import API_MODULES
 from ._translate import translate_rpc_error, translating
+from .configs import parse_dict
 from .endpoint import DEFAULT_ENDPOINTS, Endpoint, parse_endpoint, socket_answers
 from .types import RuntimeCondition, RuntimeStatus, RuntimeVersion, decode_info
 
@@ -43,7 +42,6 @@ __all__ = ["API_MODULES", "CRIClient", "resolve_endpoint"]
 
 log = logging.getLogger(__name__)
 
-API_MODULES: dict[str, ModuleType] = {"v1": v1_pb2, "v1alpha2": v1alpha2_pb2}
 DEFAULT_TIMEOUT = 10.0
 ENV_SOURCE = "$CONTAINER_RUNTIME_ENDPOINT"
 # The largest reply a channel accepts; ListContainers on a busy node can pass
@@ -408,9 +406,12 @@ class CRIClient(CRIMethods):
         if request is None:
             return request_class()
         if isinstance(request, dict):
+            # configs.parse_dict checks every field first, so errors name the
+            # field path, and it reads env values as text although runtime.v1
+            # declares KeyValue.value as bytes (base64 in protobuf JSON).
             try:
-                return json_format.ParseDict(request, request_class())
-            except json_format.ParseError as error:
+                return parse_dict(request, request_class)
+            except InvalidRequestError as error:
                 raise InvalidRequestError(
                     f"invalid request for {method}: {error}. {type_name} has the "
                     f"fields: {fields or '(none)'}",

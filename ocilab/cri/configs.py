@@ -38,7 +38,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from ..errors import InvalidRequestError
-from .client import API_MODULES
+from ._modules import API_MODULES
 
 __all__ = [
     "container_config",
