@@ -45,7 +45,9 @@ def test_conformance_failure_still_cleans_up(lab: LabInfo) -> None:
     missing = f"{lab.registry_url.removeprefix('http://')}/ocilab/absent:none"
     with CRIClient(lab.cri_endpoint, timeout=60) as cri:
         before = _snapshot(cri)
-        run = run_conformance(cri, missing, log_directory=Path(lab.state_dir) / "pod-logs")
+        run = run_conformance(
+            cri, missing, log_directory=Path(lab.state_dir) / "pod-logs"
+        )
         after = _snapshot(cri)
     results = dict(zip(run.frame()["check"], run.frame()["result"]))
     assert results["image pull and status"] == "fail"

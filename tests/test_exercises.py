@@ -38,3 +38,53 @@ def test_lesson01_mountpoint(lab: LabInfo) -> None:
         wrong = lesson01.check_image_fs_mountpoint("/nowhere", cri)
     assert wrong.passed is False
     assert mountpoint not in wrong.message
+
+
+@pytest.mark.lab
+def test_lesson02_checks(lab: LabInfo) -> None:
+    import time
+    from pathlib import Path
+
+    from ocilab.cri import container_config, pod_config
+    from ocilab.exercises import lesson02
+
+    with CRIClient(lab.cri_endpoint, timeout=60) as cri:
+        cri.pull_image(lab.images["busybox"])
+        pod = pod_config(
+            "exercise-02",
+            log_directory=str(Path(lab.state_dir) / "pod-logs" / "exercise-02"),
+        )
+        pod_id = cri.run_pod(pod)
+        try:
+            exiting = cri.create_container(
+                pod_id,
+                container_config(
+                    "three", lab.images["busybox"], command=["sh", "-c", "exit 3"]
+                ),
+                pod,
+            )
+            cri.start_container(exiting)
+            for _ in range(50):
+                if cri.container_status(exiting).status.state == 2:
+                    break
+                time.sleep(0.1)
+            assert lesson02.check_exit_code(3, cri, exiting).passed is True
+            assert lesson02.check_exit_code(0, cri, exiting).passed is False
+            assert lesson02.check_exit_code(None, cri, exiting).passed is None
+            sleeper = cri.create_container(
+                pod_id,
+                container_config(
+                    "sleeper", lab.images["busybox"], command=["sleep", "60"]
+                ),
+                pod,
+            )
+            cri.start_container(sleeper)
+            assert lesson02.check_exit_code(3, cri, sleeper).passed is False
+            address = cri.pod_status(pod_id).status.network.ip
+            assert lesson02.check_pod_ip(f"{address}/16", cri, pod_id).passed is True
+            wrong = lesson02.check_pod_ip("10.0.0.1", cri, pod_id)
+        finally:
+            cri.stop_pod(pod_id)
+            cri.remove_pod(pod_id)
+    assert wrong.passed is False
+    assert address not in wrong.message
