@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-
-from .errors import InvalidRequestError, OcilabError
+from .cri.cli import add_cri_commands
+from .errors import OcilabError
 
 __all__ = ["main"]
 
@@ -96,52 +94,6 @@ def _describe(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cri_client(args: argparse.Namespace) -> Any:
-    from .cri import CRIClient
-
-    return CRIClient(args.endpoint, timeout=args.timeout, api_version=args.api_version)
-
-
-def _cri_version(args: argparse.Namespace) -> int:
-    with _cri_client(args) as cri:
-        reply = cri.version()
-        print(json.dumps(reply.__dict__, indent=2))
-    return 0
-
-
-def _cri_status(args: argparse.Namespace) -> int:
-    with _cri_client(args) as cri:
-        status = cri.status(verbose=args.verbose)
-    data = {"conditions": [c.__dict__ for c in status.conditions], "info": status.info}
-    print(json.dumps(data, indent=2, default=str))
-    return 0 if status.ready else 1
-
-
-def _cri_call(args: argparse.Namespace) -> int:
-    request = None
-    if args.request:
-        try:
-            request = json.loads(args.request)
-        except ValueError as error:
-            raise InvalidRequestError(
-                f"request {args.request!r} is not valid JSON ({error}); "
-                """pass an object such as '{"filter": {"state": {"state": 1}}}'""",
-                method=args.method,
-            ) from error
-    with _cri_client(args) as cri:
-        reply = cri.call(args.method, request)
-        replies = reply if not hasattr(reply, "DESCRIPTOR") else [reply]
-        for message in replies:
-            print(
-                json_format.MessageToJson(
-                    message,
-                    preserving_proto_field_name=True,
-                    always_print_fields_with_no_presence=True,
-                )
-            )
-    return 0
-
-
 def _notebooks_run(args: argparse.Namespace) -> int:
     from .notebooks import main_run
 
@@ -156,15 +108,6 @@ def _port(text: str) -> int:
             f"invalid port {port}: use 1 to 65535, or 0 for any free port"
         )
     return port
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"invalid number of seconds {text!r}: use a finite number above 0"
-        )
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -211,42 +154,7 @@ def _parser() -> argparse.ArgumentParser:
             )
         sub.set_defaults(handler=handler)
 
-    cri = commands.add_parser("cri", help="call a CRI runtime").add_subparsers(
-        dest="verb", required=True
-    )
-    for verb, handler, help_text in (
-        ("version", _cri_version, "call Version"),
-        ("status", _cri_status, "call Status (exit 1 when a condition is false)"),
-        (
-            "call",
-            _cri_call,
-            "call any method by path, e.g. runtime.v1.RuntimeService/ListContainers",
-        ),
-    ):
-        sub = cri.add_parser(verb, help=help_text)
-        sub.add_argument(
-            "--endpoint",
-            help="unix:///path or /path (default: the lab, then node sockets)",
-        )
-        sub.add_argument(
-            "--timeout",
-            type=_seconds,
-            default=10.0,
-            help="deadline per call in seconds",
-        )
-        sub.add_argument(
-            "--api-version", choices=["v1", "v1alpha2"], help="skip negotiation"
-        )
-        if verb == "status":
-            sub.add_argument(
-                "--verbose", action="store_true", help="ask for the verbose info map"
-            )
-        if verb == "call":
-            sub.add_argument("method", help="full method path")
-            sub.add_argument(
-                "request", nargs="?", help="request as JSON (protobuf JSON form)"
-            )
-        sub.set_defaults(handler=handler)
+    add_cri_commands(commands)
 
     notebooks = commands.add_parser(
         "notebooks", help="run the lesson notebooks"

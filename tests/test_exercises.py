@@ -88,3 +88,39 @@ def test_lesson02_checks(lab: LabInfo) -> None:
             cri.remove_pod(pod_id)
     assert wrong.passed is False
     assert address not in wrong.message
+
+
+@pytest.mark.lab
+def test_lesson03_checks(lab: LabInfo) -> None:
+    from pathlib import Path
+
+    from ocilab.cri import container_config, pod_config
+    from ocilab.exercises import lesson03
+
+    with CRIClient(lab.cri_endpoint, timeout=60) as cri:
+        cri.pull_image(lab.images["busybox"])
+        pod = pod_config(
+            "exercise-03",
+            log_directory=str(Path(lab.state_dir) / "pod-logs" / "exercise-03"),
+        )
+        pod_id = cri.run_pod(pod)
+        try:
+            for attempt in range(3):
+                config = container_config(
+                    "flaky", lab.images["busybox"], command=["true"], attempt=attempt
+                )
+                cri.create_container(pod_id, config, pod)
+            cri.create_container(
+                pod_id,
+                container_config("steady", lab.images["busybox"], command=["true"]),
+                pod,
+            )
+            assert lesson03.check_most_restarted("flaky", cri).passed is True
+            assert lesson03.check_most_restarted("steady", cri).passed is False
+            unused = len(lesson03.unused_image_ids(cri))
+            assert lesson03.check_unused_images(unused, cri).passed is True
+            assert lesson03.check_unused_images(unused + 1, cri).passed is False
+            assert lesson03.check_unused_images(None, cri).passed is None
+        finally:
+            cri.stop_pod(pod_id)
+            cri.remove_pod(pod_id)

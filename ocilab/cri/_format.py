@@ -63,9 +63,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
     lines = []
     for row in cells:
-        padded = [
-            value.ljust(width + COLUMN_GAP) for value, width in zip(row, widths)
-        ]
+        padded = [value.ljust(width + COLUMN_GAP) for value, width in zip(row, widths)]
         lines.append("".join(padded).rstrip())
     return "\n".join(lines)
 

@@ -259,8 +259,8 @@ def sample_stats(
 ) -> pd.DataFrame:
     """Sample ListContainerStats every interval seconds for duration seconds.
 
-    Returns one row per container and sample, with cpu_cores computed between
-    consecutive samples, ready to plot against "time".
+    Returns one row per running container and sample, with cpu_cores
+    computed between consecutive samples, ready to plot against "time".
     """
     frames = []
     previous: list[Any] = []
@@ -275,4 +275,6 @@ def sample_stats(
         time.sleep(interval)
     if not frames:
         return container_stats_frame([])
-    return pd.concat(frames, ignore_index=True)
+    samples = pd.concat(frames, ignore_index=True)
+    # Exited containers are listed with empty stats (time 0, so NaT): no sample.
+    return samples.dropna(subset=["time"]).reset_index(drop=True)

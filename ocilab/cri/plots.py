@@ -24,6 +24,7 @@ def plot_stats(frame: pd.DataFrame, *, title: str = "Container resource use") ->
 
     figure = Figure(figsize=(9, 5), layout="constrained")
     cpu_axes, memory_axes = figure.subplots(2, 1, sharex=True)
+    frame = frame.dropna(subset=["time"])
     for name, rows in frame.groupby("name", sort=True):
         rows = rows.sort_values("time")
         cpu_axes.plot(rows["time"], rows["cpu_cores"], marker="o", label=str(name))
