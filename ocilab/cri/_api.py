@@ -55,11 +55,11 @@ def _state_number(
     if state is None or isinstance(state, int):
         return state
     # Accept crictl's words ("running") and the enum names ("CONTAINER_RUNNING").
-    wanted = state.strip().lower().replace("_", "")
+    requested = state.strip().lower().replace("_", "")
     for prefix in ("container", "sandbox"):
-        wanted = wanted.removeprefix(prefix)
+        requested = requested.removeprefix(prefix)
     for number, name in names.items():
-        if name.lower() == wanted:
+        if name.lower() == requested:
             return number
     valid = ", ".join(name.lower() for name in names.values())
     raise ValueError(f"invalid {what} state {state!r}: use one of {valid}")

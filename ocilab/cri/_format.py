@@ -1,21 +1,20 @@
-"""Output helpers for `ocilab cri`: tables, JSON and YAML, sizes and ages as crictl prints them."""
+"""Tables, JSON and YAML for `ocilab cri`, with sizes and ages as crictl prints them."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import pandas as pd
 import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from .frames import short_id
-
 __all__ = [
     "OUTPUT_FORMATS",
+    "display_id",
     "dump",
     "format_pairs",
     "format_table",
@@ -29,11 +28,14 @@ __all__ = [
 OUTPUT_FORMATS = ("table", "json", "yaml")
 # Spaces between table columns: crictl's tabwriter pads with 3.
 COLUMN_GAP = 3
+# crictl cuts ids to 13 characters (frames.SHORT_ID; not imported, because
+# frames imports pandas, which would slow every `ocilab cri` command).
+SHORT_ID = 13
 _NS_PER_SECOND = 1_000_000_000
 
 
 def message_dict(message: Message) -> dict[str, Any]:
-    """Convert a reply message to a dict in protobuf's JSON form, with proto field names.
+    """Convert a reply message to a dict in protobuf's JSON form with proto field names.
 
     Fields at their default value are kept, so every field of the message is
     present. int64 values are strings and bytes are base64, as the JSON
@@ -72,7 +74,8 @@ def format_pairs(pairs: Iterable[tuple[str, Any]]) -> str:
     """Lay out (name, value) pairs as "Name:  value" lines with aligned values."""
     pairs = list(pairs)
     width = max((len(name) for name, _ in pairs), default=0) + 1
-    return "\n".join(f"{name + ':':<{width}} {value}" for name, value in pairs)
+    lines = [f"{name + ':':<{width}} {value}".rstrip() for name, value in pairs]
+    return "\n".join(lines)
 
 
 def human_size(size: float | None) -> str:
@@ -80,7 +83,7 @@ def human_size(size: float | None) -> str:
 
     This is go-units' HumanSize, which crictl uses for image sizes and stats.
     """
-    if size is None or pd.isna(size):
+    if size is None or math.isnan(size):
         return "-"
     units = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
     value = float(size)
@@ -119,14 +122,16 @@ def human_duration(seconds: float) -> str:
     return f"{int(seconds / 3600) // 24 // 365} years"
 
 
-def relative_time(timestamp: pd.Timestamp | int | None) -> str:
-    """Describe a CRI time (a Timestamp or nanoseconds since the epoch) as "5 seconds ago".
+def relative_time(timestamp: Any) -> str:
+    """Describe a CRI time as "5 seconds ago".
 
-    Returns "" for a time that is not set (NaT, None, zero or negative).
+    timestamp is int nanoseconds since the epoch or a pandas Timestamp.
+    Returns "" for a time that is not set (None, NaT, zero or negative).
     """
-    if timestamp is None or pd.isna(timestamp):
+    if timestamp is None:
         return ""
-    nanoseconds = timestamp.value if isinstance(timestamp, pd.Timestamp) else timestamp
+    # A pandas Timestamp stores int nanoseconds in .value, and NaT a negative one.
+    nanoseconds = int(getattr(timestamp, "value", timestamp))
     if nanoseconds <= 0:
         return ""
     elapsed = max(time.time_ns() - nanoseconds, 0) / _NS_PER_SECOND
@@ -134,7 +139,7 @@ def relative_time(timestamp: pd.Timestamp | int | None) -> str:
 
 
 def split_image_reference(reference: str) -> tuple[str, str]:
-    """Split "host:5000/repo:tag" into ("host:5000/repo", "tag"); the tag may be "<none>"."""
+    """Split "host:5000/repo:tag" into repository and tag ("<none>" when absent)."""
     repository, separator, tag = reference.rpartition(":")
     # A colon before the last "/" belongs to the registry's port, not to a tag.
     if not separator or "/" in tag:
@@ -144,4 +149,4 @@ def split_image_reference(reference: str) -> tuple[str, str]:
 
 def display_id(full_id: str, no_trunc: bool) -> str:
     """Return the id as a table shows it: cut to 13 characters unless no_trunc."""
-    return full_id if no_trunc else short_id(full_id)
+    return full_id if no_trunc else full_id.split(":", 1)[-1][:SHORT_ID]

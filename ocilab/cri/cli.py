@@ -1,4 +1,4 @@
-"""crictl's verbs under ``ocilab cri``, answered from ocilab's typed CRI methods.
+"""crictl's verbs under ``ocilab cri``, built on ocilab's typed CRI methods.
 
 Global options go before the verb, as in crictl::
 
@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
-import pandas as pd
-
 from ..errors import CRIError, InvalidRequestError, LogFormatError, OcilabError
 from ._api import CONTAINER_STATES, POD_STATES, _decode_verbose
 from ._format import (
@@ -48,7 +46,6 @@ from ._format import (
 )
 from .client import CRIClient
 from .configs import load_container_config, load_pod_config
-from .frames import container_stats_frame, containers_frame, cpu_rate, pods_frame
 from .logs import (
     follow_log,
     format_timestamp,
@@ -67,23 +64,26 @@ _READY = 0
 _NS_PER_SECOND = 1_000_000_000
 # How often `logs -f` checks whether the container still runs.
 _FOLLOW_CHECK_SECONDS = 1.0
+# The minimum deadline of PullImage, because a pull can outlast --timeout's default.
+_PULL_SECONDS = 300.0
 # `events` streams for this long unless --timeout or Ctrl-C ends it sooner.
 _DEFAULT_EVENTS_SECONDS = 86400.0
 _GO_DURATION_UNITS_NS = {
     "ns": 1,
     "us": 1_000,
-    "µs": 1_000,
+    "µs": 1_000,  # U+00B5 MICRO SIGN
+    "μs": 1_000,  # U+03BC GREEK SMALL LETTER MU, which Go accepts too
     "ms": 1_000_000,
     "s": _NS_PER_SECOND,
     "m": 60 * _NS_PER_SECOND,
     "h": 3600 * _NS_PER_SECOND,
 }
-_GO_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _GO_DURATION = re.compile(f"(?:{_GO_DURATION_PART.pattern})+")
 
 
 class CommandError(OcilabError):
-    """Raised when a cri command cannot do what was requested, though no CRI call failed."""
+    """Raised when a cri verb cannot proceed, though no CRI call failed."""
 
 
 # -- argument types -----------------------------------------------------------
@@ -150,7 +150,7 @@ def _labels(pairs: list[tuple[str, str]] | None) -> dict[str, str] | None:
 
 
 def _credentials(creds: str) -> tuple[str, str]:
-    """Split --creds USERNAME[:PASSWORD]; ask for the password on a terminal."""
+    """Split --creds USERNAME[:PASSWORD], prompting for a left-out password."""
     username, separator, password = creds.partition(":")
     if not username:
         raise CommandError(f"invalid --creds {creds!r}: use USERNAME:PASSWORD")
@@ -179,6 +179,11 @@ def _client(args: argparse.Namespace) -> CRIClient:
 def _show(output: str, data: Any, table: Callable[[], str]) -> None:
     """Print data as JSON or YAML, or the table that table() builds."""
     print(table() if output == "table" else dump(data, output))
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        print(line)
 
 
 def _newest_first(items: Iterable[Any]) -> list[Any]:
@@ -216,7 +221,7 @@ def _conditions_table(conditions: Iterable[Any]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the runtime's conditions; exit 1 when one of them is false."""
+    """Print the runtime's conditions, and exit 1 when one of them is false."""
     with _client(args) as cri:
         status = cri.status(verbose=args.verbose)
     data = {
@@ -288,7 +293,7 @@ def _pods(args: argparse.Namespace) -> int:
         )
     pods = _newest_first(pods)
     if args.quiet:
-        print("\n".join(pod.id for pod in pods))
+        _print_lines(pod.id for pod in pods)
         return 0
     data = {"items": [message_dict(pod) for pod in pods]}
     _show(args.output, data, lambda: _pods_table(pods, args.no_trunc))
@@ -296,6 +301,8 @@ def _pods(args: argparse.Namespace) -> int:
 
 
 def _pods_table(pods: list[Any], no_trunc: bool) -> str:
+    from .frames import pods_frame  # pandas: imported only for tables
+
     frame = pods_frame(pods)
     headers = ("POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT", "RUNTIME")
     rows = [
@@ -314,7 +321,7 @@ def _pods_table(pods: list[Any], no_trunc: bool) -> str:
 
 
 def _ps(args: argparse.Namespace) -> int:
-    # Like crictl, list running containers unless -a or --state says otherwise.
+    # Like crictl, list only running containers unless -a or --state is given.
     state = args.state or (None if args.all else "running")
     with _client(args) as cri:
         containers = cri.list_containers(
@@ -331,7 +338,7 @@ def _ps(args: argparse.Namespace) -> int:
         pods = cri.list_pods() if args.output == "table" and not args.quiet else []
     containers = _newest_first(containers)
     if args.quiet:
-        print("\n".join(container.id for container in containers))
+        _print_lines(container.id for container in containers)
         return 0
     data = {"containers": [message_dict(container) for container in containers]}
     table = functools.partial(_containers_table, containers, pods, args.no_trunc)
@@ -340,6 +347,8 @@ def _ps(args: argparse.Namespace) -> int:
 
 
 def _containers_table(containers: list[Any], pods: list[Any], no_trunc: bool) -> str:
+    from .frames import containers_frame
+
     frame = containers_frame(containers, pods)
     headers = (
         "CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID", "POD",
@@ -368,7 +377,7 @@ def _images(args: argparse.Namespace) -> int:
     with _client(args) as cri:
         images = cri.list_images(args.image)
     if args.quiet:
-        print("\n".join(dict.fromkeys(image.id for image in images)))
+        _print_lines(dict.fromkeys(image.id for image in images))
         return 0
     data = {"images": [message_dict(image) for image in images]}
     table = functools.partial(_images_table, images, args.digests, args.no_trunc)
@@ -478,12 +487,14 @@ def _inspecti(args: argparse.Namespace) -> int:
 def _imagefsinfo(args: argparse.Namespace) -> int:
     with _client(args) as cri:
         reply = cri.image_fs_info()
+    # runtime.v1alpha2 has no container_filesystems field.
+    kinds = {"image": "image_filesystems", "container": "container_filesystems"}
     filesystems = [
         (kind, usage)
-        for kind, field in (("image", "image_filesystems"), ("container", "container_filesystems"))
+        for kind, field in kinds.items()
         if field in reply.DESCRIPTOR.fields_by_name
         for usage in getattr(reply, field)
-    ]  # fmt: skip
+    ]
     rows = [
         (
             kind,
@@ -518,7 +529,7 @@ def _logs(args: argparse.Namespace) -> int:
             _follow_logs(cri, status.id, path, args)
             return 0
     try:
-        entries = read_log(path, since_ns=args.since, tail=args.tail)
+        entries = read_log(path, since_ns=args.since, tail=args.tail, errors="skip")
     except OSError as error:
         raise CommandError(f"cannot read log file {path}: {error.strerror}") from error
     _write_entries(entries, args.timestamps, flush=False)
@@ -554,10 +565,12 @@ def _follow_logs(
 ) -> None:
     """Print the log as it grows until the container stops running or Ctrl-C."""
     try:
-        existing = read_log(path, since_ns=args.since)
+        existing = read_log(path, since_ns=args.since, errors="skip")
     except OSError as error:
         raise CommandError(f"cannot read log file {path}: {error.strerror}") from error
     # --tail N skips all but the last N entries that the file has now.
+    # NOTE: a rotation between this read and follow_log's start makes the
+    # count refer to the old file, so the output may start at the wrong entry.
     skip = max(len(existing) - args.tail, 0) if args.tail is not None else 0
     stop = threading.Event()
     watcher = threading.Thread(
@@ -567,7 +580,7 @@ def _follow_logs(
     try:
         kept = (
             entry
-            for entry in follow_log(path, stop=stop)
+            for entry in follow_log(path, stop=stop, errors="skip")
             if args.since is None or entry.timestamp_ns >= args.since
         )
         for index, entry in enumerate(kept):
@@ -616,7 +629,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _missing(value: float | None) -> bool:
     # Frames hold None, or NaN in a numeric column, for a value the runtime did not set.
-    return value is None or bool(pd.isna(value))
+    return value is None or math.isnan(value)
 
 
 def _cpu_percent(cores: float | None) -> str:
@@ -624,6 +637,8 @@ def _cpu_percent(cores: float | None) -> str:
 
 
 def _stats_table(current: list[Any], previous: list[Any]) -> str:
+    from .frames import container_stats_frame
+
     frame = container_stats_frame(current, previous)
     rows = [
         (
@@ -653,6 +668,8 @@ def _statsp(args: argparse.Namespace) -> int:
 
 
 def _pod_stats_table(current: list[Any], previous: list[Any]) -> str:
+    from .frames import cpu_rate
+
     earlier = {item.attributes.id: item for item in previous}
     rows = []
     for item in current:
@@ -717,6 +734,7 @@ def _pull(args: argparse.Namespace) -> int:
             auth=args.auth,
             registry_token=args.registry_token,
             sandbox_config=sandbox,
+            timeout=max(args.timeout, _PULL_SECONDS),
         )
     print(f"Image is up to date for {image_ref}")
     return 0
@@ -725,10 +743,13 @@ def _pull(args: argparse.Namespace) -> int:
 def _rmi(args: argparse.Namespace) -> int:
     with _client(args) as cri:
         for image in args.images:
-            if cri.remove_image(image):
-                print(f"Deleted: {image}")
-            else:
+            # containerd removes every tag of the image, not only the one given.
+            tags = list(cri.image_status(image).image.repo_tags) or [image]
+            if not cri.remove_image(image):
                 print(f"image {image} not found; nothing to remove")
+                continue
+            for tag in tags:
+                print(f"Deleted: {tag}")
     return 0
 
 
@@ -822,7 +843,7 @@ def _rmp(args: argparse.Namespace) -> int:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    """Run a command with ExecSync; exit with the command's exit code."""
+    """Run a command with ExecSync, and return its exit code as the command's own."""
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise CommandError(
@@ -868,7 +889,10 @@ def _update(args: argparse.Namespace) -> int:
 def _add_connection_options(
     parser: argparse.ArgumentParser, *, after_verb: bool = False
 ) -> None:
-    """Add crictl's global options; after_verb leaves unset options to `ocilab cri`."""
+    """Add crictl's global options.
+
+    With after_verb, an option left out keeps the value given before the verb.
+    """
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if after_verb else value
@@ -1127,7 +1151,10 @@ def _add_stats_verbs(verbs: Any) -> None:
 
 
 def _add_image_verbs(verbs: Any) -> None:
-    pull = verbs.add_parser("pull", help="pull an image")
+    pull = verbs.add_parser(
+        "pull",
+        help="pull an image (deadline: --timeout of `ocilab cri`, at least 300 s)",
+    )
     pull.add_argument("image", help="image reference, such as registry/repo:tag")
     credentials = pull.add_mutually_exclusive_group()
     credentials.add_argument(
@@ -1146,7 +1173,9 @@ def _add_image_verbs(verbs: Any) -> None:
     )
     pull.set_defaults(handler=_pull)
 
-    rmi = verbs.add_parser("rmi", help="remove images")
+    rmi = verbs.add_parser(
+        "rmi", help="remove images (containerd removes every tag of each image)"
+    )
     rmi.add_argument("images", nargs="+", metavar="IMAGE", help="tag, digest or id")
     rmi.set_defaults(handler=_rmi)
 

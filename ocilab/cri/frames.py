@@ -65,7 +65,7 @@ _POD_COLUMNS = (
 
 
 def pods_frame(pods: Iterable[Any]) -> pd.DataFrame:
-    """One row per PodSandbox, newest first."""
+    """Return one row per PodSandbox, newest first."""
     pods = list(pods)
     rows = [
         {
@@ -97,7 +97,7 @@ _CONTAINER_COLUMNS = (
 def containers_frame(
     containers: Iterable[Any], pods: Iterable[Any] = ()
 ) -> pd.DataFrame:
-    """One row per Container, newest first, with its pod's name and namespace when known."""
+    """Return one row per Container, newest first, with its pod's name and namespace when known."""
     containers = list(containers)
     pods_by_id = {pod.id: pod for pod in pods}
     rows = []
@@ -126,7 +126,7 @@ def containers_frame(
 
 
 def images_frame(images: Iterable[Any]) -> pd.DataFrame:
-    """One row per Image: id, tags, digests, size in bytes, user, pinned."""
+    """Return one row per Image: id, tags, digests, size in bytes, user, pinned."""
     rows = [
         {
             "image_id": short_id(image.id),
@@ -183,7 +183,7 @@ _STATS_COLUMNS = (
 def container_stats_frame(
     stats: Iterable[Any], previous: Iterable[Any] = ()
 ) -> pd.DataFrame:
-    """One row per ContainerStats; cpu_cores needs an earlier sample in previous."""
+    """Return one row per ContainerStats; cpu_cores needs an earlier sample in previous."""
     stats = list(stats)
     earlier = {item.attributes.id: item for item in previous}
     rows = []
@@ -210,7 +210,7 @@ def container_stats_frame(
 
 
 def pod_stats_frame(stats: Iterable[Any]) -> pd.DataFrame:
-    """One row per PodSandboxStats (Linux part): CPU total, memory, processes."""
+    """Return one row per PodSandboxStats (Linux part): CPU total, memory, processes."""
     rows = []
     for item in stats:
         linux = item.linux
@@ -232,7 +232,7 @@ def pod_stats_frame(stats: Iterable[Any]) -> pd.DataFrame:
 
 
 def events_frame(events: Iterable[Any]) -> pd.DataFrame:
-    """One row per ContainerEventResponse: time, event type, container and pod."""
+    """Return one row per ContainerEventResponse: time, event type, container and pod."""
     events = list(events)
     rows = [
         {
