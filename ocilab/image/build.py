@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import hashlib
 import io
 import json
+import os
 import platform
+import stat
 import tarfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
+from ..errors import ImageError
 from . import mediatypes
 from .digest import digest_bytes
 
 __all__ = [
+    "OPAQUE_WHITEOUT",
+    "WHITEOUT_PREFIX",
+    "chain_ids",
+    "extend_image",
     "Blob",
     "BuiltImage",
     "LayerBuilder",
@@ -29,6 +37,9 @@ __all__ = [
     "canonical_json",
     "host_platform",
 ]
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
 
 # 1970-01-01T00:00:00Z: the time stamp of every entry and of the image, unless
 # the caller passes SOURCE_DATE_EPOCH-style seconds of their own.
@@ -90,6 +101,17 @@ class _Entry:
     mode: int
     data: bytes = b""
     linkname: str = ""
+    # A host file whose content is read only when the tar is written.
+    source: Path | None = None
+
+    @property
+    def size(self) -> int:
+        return self.source.stat().st_size if self.source is not None else len(self.data)
+
+    def content(self) -> IO[bytes] | None:
+        if self.source is not None:
+            return self.source.open("rb")
+        return io.BytesIO(self.data) if self.data else None
 
 
 @dataclass
@@ -111,6 +133,69 @@ class LayerBuilder:
 
     def add_symlink(self, path: str, target: str) -> None:
         self._put(path, _Entry(tarfile.SYMTYPE, 0o777, linkname=target))
+
+    def add_hardlink(self, path: str, target: str) -> None:
+        """Add a hard link to target, a path of this layer (relative to the image root)."""
+        linked = self.entries.get(_clean(target))
+        mode = linked.mode if linked is not None else 0o644
+        self._put(path, _Entry(tarfile.LNKTYPE, mode, linkname=_clean(target)))
+
+    def add_host_file(self, path: str, source: Path, mode: int | None = None) -> None:
+        """Add a regular file whose content is read from source when the tar is written."""
+        source_mode = source.stat().st_mode & 0o7777
+        self._put(
+            path,
+            _Entry(
+                tarfile.REGTYPE, source_mode if mode is None else mode, source=source
+            ),
+        )
+
+    def add_whiteout(self, path: str) -> None:
+        """Hide path of lower layers: an empty file named .wh.<name> beside it."""
+        name = PurePosixPath(_clean(path))
+        self._put(
+            str(name.parent / f"{WHITEOUT_PREFIX}{name.name}"),
+            _Entry(tarfile.REGTYPE, 0o644),
+        )
+
+    def add_opaque_whiteout(self, directory: str) -> None:
+        """Hide everything lower layers put in directory (the .wh..wh..opq marker)."""
+        self._put(
+            f"{_clean(directory)}/{OPAQUE_WHITEOUT}", _Entry(tarfile.REGTYPE, 0o644)
+        )
+
+    def add_tree(self, folder: Path, prefix: str = "") -> None:
+        """Add every file, folder and symlink below folder, under prefix in the image.
+
+        Modes come from the host (permission bits only); owners and times do
+        not, so the layer depends only on names, content, modes and links.
+        Files that share an inode become one file and hard links to it.
+        Sockets, FIFOs and devices raise ImageError naming the path.
+        """
+        folder = Path(folder)
+        seen_inodes: dict[tuple[int, int], str] = {}
+        for host_path in sorted(
+            folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix()
+        ):
+            relative = host_path.relative_to(folder).as_posix()
+            name = f"{prefix.strip('/')}/{relative}" if prefix.strip("/") else relative
+            info = host_path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                self.add_symlink(name, os.readlink(host_path))
+            elif stat.S_ISDIR(info.st_mode):
+                self.add_dir(name, mode=info.st_mode & 0o7777)
+            elif stat.S_ISREG(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                if info.st_nlink > 1 and key in seen_inodes:
+                    self.add_hardlink(name, seen_inodes[key])
+                    continue
+                seen_inodes[key] = name
+                self.add_host_file(name, host_path)
+            else:
+                raise ImageError(
+                    f"cannot add {host_path} to a layer: only files, folders and "
+                    "symlinks are supported (it is a socket, FIFO or device)"
+                )
 
     def _put(self, path: str, entry: _Entry) -> None:
         name = _clean(path)
@@ -135,8 +220,13 @@ class LayerBuilder:
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.linkname = entry.linkname
-                info.size = len(entry.data)
-                tar.addfile(info, io.BytesIO(entry.data) if entry.data else None)
+                info.size = entry.size if entry.kind == tarfile.REGTYPE else 0
+                content = entry.content() if entry.kind == tarfile.REGTYPE else None
+                try:
+                    tar.addfile(info, content)
+                finally:
+                    if content is not None:
+                        content.close()
         return buffer.getvalue()
 
     def build(self) -> tuple[Blob, str]:
@@ -209,3 +299,76 @@ def build_image(
 def _rfc3339(epoch: int) -> str:
     moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """Return the ChainID of each layer stack, as image-spec config.md defines it.
+
+    ChainID(L0) = DiffID(L0), and ChainID(L0..Ln) =
+    sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln)) written as "sha256:<hex>".
+    """
+    result: list[str] = []
+    for diff_id in diff_ids:
+        if not result:
+            result.append(diff_id)
+            continue
+        text = f"{result[-1]} {diff_id}".encode()
+        result.append(f"sha256:{hashlib.sha256(text).hexdigest()}")
+    return result
+
+
+def extend_image(
+    base_manifest: dict[str, Any],
+    base_config: dict[str, Any],
+    layers: list[tuple[Blob, str]],
+    *,
+    container_config: dict[str, Any] | None = None,
+    created_by: str = "ocilab",
+    epoch: int = DEFAULT_EPOCH,
+) -> BuiltImage:
+    """Add layers on top of an existing image; return the new image.
+
+    The new config keeps the base config, appends each diff_id and a history
+    entry, and merges container_config into its "config" object. The new
+    manifest lists the base layers, then the new ones. The returned image's
+    ``layers`` holds only the new blobs: the base blobs must already be where
+    the image goes (registry repository or layout).
+    """
+    config_document = json.loads(canonical_json(base_config))
+    created = _rfc3339(epoch)
+    config_document["created"] = created
+    rootfs = config_document.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+    rootfs.setdefault("diff_ids", [])
+    rootfs["diff_ids"] = list(rootfs["diff_ids"] or []) + [
+        diff_id for _, diff_id in layers
+    ]
+    history = list(config_document.get("history") or [])
+    history += [{"created": created, "created_by": created_by} for _ in layers]
+    config_document["history"] = history
+    if container_config:
+        merged = dict(config_document.get("config") or {})
+        merged.update(container_config)
+        config_document["config"] = merged
+    config = Blob(
+        base_config_media_type(base_manifest), canonical_json(config_document)
+    )
+    manifest_document = json.loads(canonical_json(base_manifest))
+    manifest_document["config"] = {
+        **manifest_document.get("config", {}),
+        **config.descriptor(),
+    }
+    manifest_document["layers"] = list(manifest_document.get("layers") or []) + [
+        blob.descriptor() for blob, _ in layers
+    ]
+    media_type = manifest_document.get("mediaType") or mediatypes.OCI_MANIFEST
+    manifest = Blob(media_type, canonical_json(manifest_document))
+    return BuiltImage(
+        manifest=manifest, config=config, layers=tuple(blob for blob, _ in layers)
+    )
+
+
+def base_config_media_type(manifest: dict[str, Any]) -> str:
+    config = manifest.get("config")
+    if isinstance(config, dict) and isinstance(config.get("mediaType"), str):
+        return str(config["mediaType"])
+    return mediatypes.OCI_CONFIG
