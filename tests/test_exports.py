@@ -17,6 +17,8 @@ MODULES = [
     "ocilab.cri.configs",
     "ocilab.lab",
     "ocilab.image",
+    "ocilab.image.layout",
+    "ocilab.image.archive",
     "ocilab.distribution",
     "ocilab.errors",
     "ocilab.notebooks",
