@@ -23,7 +23,8 @@ translated at one boundary per protocol and kept as ``__cause__``::
     │   ├── PrerequisiteError         a package, privilege or port the lab needs is missing
     │   └── LabNotRunningError        an operation needs a running lab and there is none
     ├── ImageError                    an image, blob or digest is invalid
-    │   └── DigestMismatchError       content does not match its descriptor
+    │   ├── DigestMismatchError       content does not match its descriptor
+    │   └── ValidationError           a document breaks MUST rules (all findings kept)
     ├── RegistryError                 a registry returned an error (url, status, codes)
     └── NotebookError                 a lesson notebook failed to run
 """
@@ -52,6 +53,7 @@ __all__ = [
     "SocketNotFoundError",
     "SocketPermissionError",
     "UnknownMethodError",
+    "ValidationError",
     "InvalidRequestError",
     "LogFormatError",
     "LogPathError",
@@ -169,6 +171,20 @@ class DigestMismatchError(ImageError):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+
+
+class ValidationError(ImageError):
+    """Raised when a document breaks at least one MUST rule of its spec.
+
+    ``findings`` contains every finding, SHOULD ones included; the message
+    lists each MUST finding on a line of its own.
+    """
+
+    def __init__(self, findings: Any) -> None:
+        self.findings = findings
+        errors = [finding for finding in findings if finding.level == "MUST"]
+        lines = "\n".join(str(finding) for finding in errors)
+        super().__init__(f"invalid document: {len(errors)} MUST finding(s)\n{lines}")
 
 
 class RegistryError(OcilabError):

@@ -21,10 +21,18 @@ from typing import IO
 
 from ..errors import DigestMismatchError, ImageError
 
-__all__ = ["digest_bytes", "digest_stream", "parse_digest", "verify_bytes"]
+__all__ = [
+    "DIGEST_GRAMMAR",
+    "REGISTERED_ALGORITHMS",
+    "digest_bytes",
+    "digest_stream",
+    "parse_digest",
+    "verify_bytes",
+]
 
-_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
-_REGISTERED = {"sha256": 64, "sha512": 128}
+# The image spec's digest grammar, and each registered algorithm's hex length.
+DIGEST_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+REGISTERED_ALGORITHMS = {"sha256": 64, "sha512": 128}
 
 
 def parse_digest(digest: str) -> tuple[str, str]:
@@ -33,13 +41,13 @@ def parse_digest(digest: str) -> tuple[str, str]:
     Raises ImageError for a malformed digest or an unregistered algorithm.
     The digest is never case-folded: uppercase hex is malformed.
     """
-    if not isinstance(digest, str) or not _GRAMMAR.fullmatch(digest):
+    if not isinstance(digest, str) or not DIGEST_GRAMMAR.fullmatch(digest):
         raise ImageError(
             f"invalid digest {digest!r}: expected algorithm:encoded, "
             "for example sha256: followed by 64 lowercase hex digits"
         )
     algorithm, encoded = digest.split(":", 1)
-    length = _REGISTERED.get(algorithm)
+    length = REGISTERED_ALGORITHMS.get(algorithm)
     if length is None:
         raise ImageError(
             f"unsupported digest algorithm {algorithm!r} in {digest!r}: "

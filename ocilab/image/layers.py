@@ -102,8 +102,8 @@ _LIST_COLUMNS = [
 
 _DIFF_COLUMNS = ["path", "change", "lower_type", "upper_type", "changed", "whiteout"]
 
-# Fields that make an entry "modified" in diff_layers. mtime is left out
-# unless the caller asks, because rebuilding a layer changes every mtime.
+# Fields that make an entry "modified" in diff_layers. mtime is compared only
+# with compare_mtime=True, because rebuilding a layer changes every mtime.
 _COMPARED_FIELDS = (
     "type",
     "size",
@@ -164,8 +164,8 @@ def iter_members(
     # and less than a block when the data simply stops.
     if tar.fileobj is not None and tar.fileobj.tell() < tar.offset + tarfile.BLOCKSIZE:
         raise ImageError(
-            f"{name}: truncated layer: the tar stops after {count} entries "
-            "without its end-of-archive blocks"
+            f"{name}: truncated layer: the tar ends without its end-of-archive "
+            f"blocks (entries read: {count})"
         )
 
 
@@ -342,13 +342,20 @@ def _content_digest(member: tarfile.TarInfo, tar: tarfile.TarFile) -> str:
 def list_layer(source: LayerSource, *, name: str = "layer") -> pd.DataFrame:
     """List every entry of a layer, in archive order, one row per tar member.
 
-    Columns: path (normalised), type (file, dir, symlink, hardlink, char,
-    block, fifo, other), size, mode (int) and mode_octal ("0o755"), uid, gid,
-    uname, gname, mtime (UTC pandas Timestamp), link_target (symlinks and
-    hardlinks), devmajor and devminor (devices), digest (sha256 of a regular
-    file's content), whiteout (None, "file", "opaque" or "invalid"),
-    whiteout_target (the hidden path, or the opaque directory) and name (the
-    member name as stored). Raises ImageError for a damaged layer.
+    Columns:
+
+    - path: the normalised member name; type: file, dir, symlink, hardlink,
+      char, block, fifo or other.
+    - size, mode (int), mode_octal ("0o755"), uid, gid, uname, gname, and
+      mtime as a UTC pandas Timestamp.
+    - link_target for symlinks and hardlinks, devmajor and devminor for
+      devices, and digest, the sha256 of a regular file's content.
+    - whiteout: missing, "file", "opaque" or "invalid"; whiteout_target: the
+      hidden path, or the directory an opaque marker empties.
+    - name: the member name as stored in the archive.
+
+    Missing values are None or NaN, as pandas stores them. Raises ImageError
+    for a damaged layer.
     """
     rows = _layer_rows(source, name)
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
@@ -373,9 +380,9 @@ def diff_layers(
     a tar has duplicate entries, the last one counts. One row per change:
 
     - ``added``: upper has a path that lower does not have.
-    - ``modified``: both have the path and a field differs; ``changed`` names
-      the fields (type, size, mode, uid, gid, digest, link_target, devmajor,
-      devminor, and mtime when ``compare_mtime`` is true).
+    - ``modified``: both have the path and a field differs. ``changed`` names
+      the fields, from type, size, mode, uid, gid, digest, link_target,
+      devmajor and devminor, plus mtime when ``compare_mtime`` is true.
     - ``removed``: a whiteout or an opaque marker of upper hides a path of
       lower; ``whiteout`` names the upper entry that hides it. A whiteout of a
       path that lower does not have gives a row with no lower_type.

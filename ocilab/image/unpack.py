@@ -6,20 +6,23 @@ descriptor of ``rootfs``, with chroot semantics: an absolute symlink target
 restarts at ``rootfs`` and ``..`` stops there. Each directory is opened with
 ``O_NOFOLLOW | O_DIRECTORY`` relative to its parent's descriptor, so the
 kernel never follows a symlink on the unpacker's behalf. Every change is a
-``*at`` call (mkdirat, symlinkat, linkat, mknodat, renameat, unlinkat,
-fchownat and utimensat without following symlinks, fchmod on open files).
+``*at`` call (mkdirat, symlinkat, linkat, mknodat, renameat, unlinkat, and
+fchownat and utimensat without following symlinks) or an f-call on an open
+file (fchmod, fchown). The one exception is fchmodat on a fifo or device that
+the unpacker has just created under a random temporary name.
 
 Member names:
 
-- A leading ``/`` is removed and the entry is applied inside ``rootfs``; the
-  report lists it under ``cleaned``.
-- A name or hardlink target with a ``..`` component is rejected, as GNU tar
-  does, because tar archives of images have no reason to contain one.
+- A leading ``/`` is removed and the entry is applied inside ``rootfs``. The
+  report lists such entries under ``cleaned``.
+- A name or hardlink target with a ``..`` component is rejected. GNU tar
+  also strips a leading ``/`` and rejects ``..`` members by default (GNU tar
+  manual, "Absolute File Names").
 - A parent directory whose name starts with ``.wh.`` is rejected, because
   such names are reserved for whiteouts.
 
-Entries that cannot be applied safely are rejected and listed in the report
-with a reason; none is dropped silently.
+Every entry that cannot be applied safely is rejected and listed in the
+report with a reason, so none is dropped silently.
 
 Whiteouts (OCI image spec, layer.md) apply only to what lower layers left:
 ``dir/.wh.NAME`` removes ``dir/NAME`` and ``dir/.wh..wh..opq`` removes every
@@ -64,7 +67,8 @@ logger = logging.getLogger(__name__)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-# Linux gives up after 40 symlinks in one lookup (MAXSYMLINKS); so does the walk.
+# Linux fails a lookup with ELOOP after 40 symlinks (MAXSYMLINKS), and so does
+# the walk.
 _MAX_SYMLINKS = 40
 _TEMP_PREFIX = ".ocilab-unpack-"
 # Errors after which the next entries would fail as well, so unpacking stops.
@@ -161,7 +165,7 @@ class _Options:
 
 
 class _Reject(Exception):
-    """An entry that cannot be applied safely; the message is the reason."""
+    """An entry that cannot be applied safely. The message is the reason."""
 
 
 class _Missing(_Reject):
@@ -186,16 +190,22 @@ def unpack_layers(
     """Apply layer blobs, lowest first, to the directory ``rootfs``.
 
     ``rootfs`` is created when missing. ``same_owner`` sets file owners from
-    the tar's numeric uid and gid and keeps setuid and setgid bits; without it
-    files belong to the caller and those bits are cleared. ``allow_devices``
-    creates character and block devices; without it they are rejected. Both
+    the tar's numeric uid and gid and keeps setuid and setgid bits. Without
+    it, files belong to the caller and those bits are cleared. ``allow_devices``
+    creates character and block devices, which are rejected otherwise. Both
     default to True when running as root. ``progress`` shows a tqdm bar over
     entries on stderr.
+
+    NOTE: the tests run as root. Without root, a directory that a lower layer
+    made read-only makes later writes into it fail, and those entries are
+    rejected with the OSError as reason.
 
     Raises ImageError naming the layer index when a layer is truncated or
     corrupt. Entries applied before the error stay in ``rootfs``, and the
     message says how many. A regular file is written under a temporary name
     and renamed into place, so no half-written file is left under its name.
+    OSError propagates for a full or read-only disk and for I/O errors
+    (ENOSPC, EDQUOT, EROFS, EIO), because every later entry would fail too.
     """
     is_root = os.geteuid() == 0
     options = _Options(
@@ -354,7 +364,7 @@ def _temp_name() -> str:
 
 
 def _replace(temp: str, name: str, dir_fd: int) -> None:
-    """Move ``temp`` over ``name``; an existing directory tree is removed first."""
+    """Rename ``temp`` to ``name``, after removing a directory tree at ``name``."""
     existing = _lstat(name, dir_fd)
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         shutil.rmtree(name, dir_fd=dir_fd)
@@ -374,7 +384,7 @@ def _discard(temp: str, dir_fd: int) -> None:
 class _LayerApplier:
     """Apply the entries of one layer and remember which paths it wrote.
 
-    ``written`` holds the resolved path of each entry of this layer and
+    ``written`` contains the resolved path of each entry of this layer and
     ``ancestors`` every directory above one of them, so that whiteouts and
     opaque markers spare this layer's own entries.
     """

@@ -1,11 +1,12 @@
 """Check OCI image documents against the image spec and report every finding.
 
 Each validator returns :class:`Findings`, a list of :class:`Finding`. A finding
-names the rule it breaks (a stable id such as ``descriptor.digest.format``), the
-spec level of that rule (MUST or SHOULD), an RFC 6901 JSON pointer into the
-document, and a message that shows the offending value as a Python repr. The
-validators never stop at the first problem. Malformed JSON, ``null`` and values
-of the wrong JSON type become findings, never exceptions.
+names the rule it breaks, by a stable id such as ``descriptor.digest.format``,
+and the spec level of that rule (MUST or SHOULD). It points into the document
+with an RFC 6901 JSON pointer, and its message shows the offending value (a
+Python repr) and what was expected. The validators never stop at the first
+problem. Malformed JSON, ``null`` and values of the wrong JSON type become
+findings, never exceptions.
 
 What is checked, by page of image-spec v1.1:
 
@@ -44,14 +45,15 @@ import dataclasses
 import datetime
 import json
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImageError
+from ..errors import ImageError, ValidationError
 from . import mediatypes
-from .digest import _GRAMMAR as _DIGEST_GRAMMAR
-from .digest import _REGISTERED as _REGISTERED_ALGORITHMS
+from .digest import DIGEST_GRAMMAR as _DIGEST_GRAMMAR
+from .digest import REGISTERED_ALGORITHMS as _REGISTERED_ALGORITHMS
 from .digest import digest_bytes, parse_digest
 from .models import Descriptor, ImageConfig, ImageIndex, ImageManifest, OCILayoutHeader
 
@@ -65,7 +67,6 @@ __all__ = [
     "SHOULD",
     "Finding",
     "Findings",
-    "ValidationError",
     "validate_blob",
     "validate_config",
     "validate_descriptor",
@@ -216,21 +217,6 @@ class Findings(list[Finding]):
             raise ValidationError(self)
 
 
-# TODO: move ValidationError to ocilab.errors, under ImageError.
-class ValidationError(ImageError):
-    """Raised when a document breaks at least one MUST rule.
-
-    ``findings`` holds every finding, SHOULD ones included. The message lists
-    each MUST finding on a line of its own.
-    """
-
-    def __init__(self, findings: Iterable[Finding]) -> None:
-        self.findings = Findings(findings)
-        errors = self.findings.errors
-        lines = "\n".join(str(finding) for finding in errors)
-        super().__init__(f"invalid document: {len(errors)} MUST finding(s)\n{lines}")
-
-
 # ---------------------------------------------------------------- helpers
 
 _MEDIA_TYPE = re.compile(
@@ -250,6 +236,10 @@ _DATE_TIME = re.compile(
 )
 _PORT = re.compile(r"([0-9]{1,5})(?:/(?:tcp|udp|sctp))?")
 _MAX_SHOWN = 200
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4
+_REPR.maxlist = _REPR.maxdict = 8
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = _MAX_SHOWN
 
 
 def _finding(rule: str, pointer: str, message: str) -> Finding:
@@ -257,14 +247,19 @@ def _finding(rule: str, pointer: str, message: str) -> Finding:
 
 
 def _child(pointer: str, key: str | int) -> str:
-    """Append one reference token to a JSON pointer, escaped as RFC 6901 says."""
+    """Append one reference token to a JSON pointer, escaping ~ as ~0 and / as ~1."""
     token = str(key).replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{token}"
 
 
 def _show(value: Any) -> str:
-    """Return repr(value), cut to at most 200 characters."""
-    text = repr(value)
+    """Return a repr of value that is at most 200 characters long.
+
+    reprlib limits the nesting depth and the number of items shown, so a huge
+    or deeply nested JSON value costs little and cannot exceed the recursion
+    limit.
+    """
+    text = _REPR.repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
@@ -467,11 +462,12 @@ def _content_mismatches(
     descriptor: Mapping[str, Any],
     pointers: tuple[str, str],
     prefix: str,
-    what: str,
+    label: str,
 ) -> Iterator[Finding]:
     """Yield findings where content differs from the descriptor's size or digest.
 
-    pointers are where the size and the digest findings point. A digest that
+    pointers are where the size and the digest findings point, and label names
+    the content in messages. A digest that
     is malformed or unsupported has its own finding and is not compared.
     """
     size = descriptor.get("size")
@@ -479,7 +475,7 @@ def _content_mismatches(
         yield _finding(
             f"{prefix}.size.mismatch",
             pointers[0],
-            f"{what} has {len(content)} bytes, but size is {size!r}",
+            f"{label} has {len(content)} bytes, but size is {size!r}",
         )
     digest = descriptor.get("digest")
     algorithm = _verifiable_algorithm(digest)
@@ -490,12 +486,14 @@ def _content_mismatches(
         yield _finding(
             f"{prefix}.digest.mismatch",
             pointers[1],
-            f"{what} hashes to {actual!r}, but digest is {digest!r}",
+            f"{label} hashes to {actual!r}, but digest is {digest!r}",
         )
 
 
-def _not_an_object(value: Any, rule: str, pointer: str, what: str) -> Finding:
-    return _finding(rule, pointer, f"invalid {what} {_show(value)}: expected an object")
+def _not_an_object(value: Any, rule: str, pointer: str, label: str) -> Finding:
+    return _finding(
+        rule, pointer, f"invalid {label} {_show(value)}: expected an object"
+    )
 
 
 def _run(
@@ -530,7 +528,7 @@ def _descriptor_media_type(
         )
 
 
-# digest is REQUIRED and MUST match the grammar; unregistered algorithms SHOULD pass.
+# digest is REQUIRED and MUST fit the grammar, but unregistered algorithms SHOULD pass.
 def _descriptor_digest(descriptor: dict[str, Any], pointer: str) -> Iterator[Finding]:
     yield from _missing(
         descriptor,
@@ -811,7 +809,7 @@ def _manifest_layers(manifest: dict[str, Any]) -> Iterator[Finding]:
         yield from validate_descriptor(layer, f"/layers/{index}")
 
 
-# manifest.md says layers SHOULD have an entry, but the schema sets minItems 1
+# In manifest.md an entry in layers is only a SHOULD, but the schema sets minItems 1
 # and upstream's tests reject an empty array, so an empty array is a MUST finding.
 def _manifest_layers_empty(manifest: dict[str, Any]) -> Iterator[Finding]:
     if manifest.get("layers") == []:
@@ -848,20 +846,17 @@ def validate_manifest(obj: Any, media_type: str | None = None) -> Findings:
     if not isinstance(manifest, dict):
         return Findings([_not_an_object(manifest, "document.type", "", "manifest")])
     expected = frozenset({media_type}) if media_type else mediatypes.MANIFEST_TYPES
-    return _run(
-        (
-            lambda document: _schema_version(document, "manifest"),
-            lambda document: _own_media_type(document, "manifest", expected),
-            lambda document: _artifact_type(document, "manifest"),
-            _manifest_config,
-            _manifest_layers,
-            _manifest_layers_empty,
-            _manifest_artifact_type_required,
-            _subject,
-            lambda document: _annotations(document, "manifest"),
-        ),
-        manifest,
-    )
+    findings = Findings()
+    findings.extend(_schema_version(manifest, "manifest"))
+    findings.extend(_own_media_type(manifest, "manifest", expected))
+    findings.extend(_artifact_type(manifest, "manifest"))
+    findings.extend(_manifest_config(manifest))
+    findings.extend(_manifest_layers(manifest))
+    findings.extend(_manifest_layers_empty(manifest))
+    findings.extend(_manifest_artifact_type_required(manifest))
+    findings.extend(_subject(manifest))
+    findings.extend(_annotations(manifest, "manifest"))
+    return findings
 
 
 # manifests is REQUIRED, MAY be empty, and each entry MUST be a descriptor.
@@ -894,17 +889,14 @@ def validate_index(obj: Any, media_type: str | None = None) -> Findings:
     if not isinstance(index, dict):
         return Findings([_not_an_object(index, "document.type", "", "index")])
     expected = frozenset({media_type}) if media_type else mediatypes.INDEX_TYPES
-    return _run(
-        (
-            lambda document: _schema_version(document, "index"),
-            lambda document: _own_media_type(document, "index", expected),
-            lambda document: _artifact_type(document, "index"),
-            _index_manifests,
-            _subject,
-            lambda document: _annotations(document, "index"),
-        ),
-        index,
-    )
+    findings = Findings()
+    findings.extend(_schema_version(index, "index"))
+    findings.extend(_own_media_type(index, "index", expected))
+    findings.extend(_artifact_type(index, "index"))
+    findings.extend(_index_manifests(index))
+    findings.extend(_subject(index))
+    findings.extend(_annotations(index, "index"))
+    return findings
 
 
 # ----------------------------------------------------------- image config
@@ -1174,7 +1166,7 @@ def validate_layout_header(obj: Any) -> Findings:
     header = _unwrap(obj)
     if not isinstance(header, dict):
         return Findings([_not_an_object(header, "document.type", "", "oci-layout")])
-    return _run((_layout_version,), header)
+    return Findings(_layout_version(header))
 
 
 # --------------------------------------------------------------- documents
@@ -1197,7 +1189,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _parse_json(data: bytes | str) -> tuple[Any, Finding | None]:
-    """Parse JSON text; return (value, None) or (None, a json.syntax finding)."""
+    """Parse JSON text into (value, None), or return (None, a json.syntax finding)."""
     try:
         return json.loads(data, parse_constant=_reject_constant), None
     except json.JSONDecodeError as error:
