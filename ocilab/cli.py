@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .cri.cli import add_cri_commands
 from .errors import OcilabError
+from .image.cli import add_image_commands
 
 __all__ = ["main"]
 
@@ -155,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
 
     add_cri_commands(commands)
+    add_image_commands(commands)
 
     notebooks = commands.add_parser(
         "notebooks", help="run the lesson notebooks"
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) went away; stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

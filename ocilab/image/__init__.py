@@ -16,6 +16,7 @@ from .build import (
 )
 from .convert import image_to_runtime_config
 from .digest import digest_bytes, digest_stream, parse_digest, verify_bytes
+from .layers import diff_layers, list_layer, open_layer
 from .layout import ImageRef, Node, OCILayout, VerifyingReader, platform_matches
 from .models import (
     Descriptor,
@@ -26,6 +27,7 @@ from .models import (
     Platform,
     parse_document,
 )
+from .unpack import UnpackReport, unpack_layers
 
 __all__ = [
     "Blob",
@@ -40,20 +42,25 @@ __all__ = [
     "OCILayout",
     "OCILayoutHeader",
     "Platform",
+    "UnpackReport",
     "VerifyingReader",
     "build_image",
     "canonical_json",
     "chain_ids",
     "digest_bytes",
+    "diff_layers",
     "digest_stream",
     "extend_image",
     "host_platform",
     "image_to_runtime_config",
+    "list_layer",
     "mediatypes",
     "open_archive",
+    "open_layer",
     "parse_digest",
     "parse_document",
     "platform_matches",
     "save_archive",
+    "unpack_layers",
     "verify_bytes",
 ]
