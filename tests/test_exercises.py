@@ -124,3 +124,30 @@ def test_lesson03_checks(lab: LabInfo) -> None:
         finally:
             cri.stop_pod(pod_id)
             cri.remove_pod(pod_id)
+
+
+def test_lesson04_checks(tmp_path) -> None:
+    import gzip
+    import hashlib
+
+    from ocilab.exercises import lesson04
+    from ocilab.image import LayerBuilder, OCILayout, build_image
+
+    base = LayerBuilder()
+    base.add_file("etc/motd", b"hi\n")
+    base.add_file("srv/old.html", b"old\n")
+    update = LayerBuilder()
+    update.add_whiteout("srv/old.html")
+    layers = [base.build(), update.build()]
+    layout = OCILayout.create(tmp_path / "layout")
+    layout.add_image(build_image(layers), ref_name="demo:1")
+    blob = layout.read_blob(layout.images()[0].manifest.layers[0])
+    diff_id = "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    assert lesson04.check_diff_id(diff_id, layout, "demo:1").passed is True
+    compressed = lesson04.check_diff_id(layers[0][0].digest, layout, "demo:1")
+    assert compressed.passed is False
+    assert "compressed blob" in compressed.message
+    assert lesson04.check_deleted_path("srv/old.html", layout, "demo:1").passed is True
+    assert lesson04.check_deleted_path("/srv/old.html", layout, "demo:1").passed is True
+    assert lesson04.check_deleted_path("etc/motd", layout, "demo:1").passed is False
+    assert lesson04.check_diff_id(None, layout, "demo:1").passed is None
