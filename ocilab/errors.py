@@ -25,6 +25,8 @@ translated at one boundary per protocol and kept as ``__cause__``::
     ├── ImageError                    an image, blob or digest is invalid
     │   ├── DigestMismatchError       content does not match its descriptor
     │   └── ValidationError           a document breaks MUST rules (all findings kept)
+    ├── RuntimeConfigError            a runtime config.json is invalid (findings kept)
+    ├── OCIRuntimeError               an OCI runtime (runc, crun) command failed
     ├── RegistryError                 a registry returned an error (url, status, codes)
     └── NotebookError                 a lesson notebook failed to run
 """
@@ -46,9 +48,11 @@ __all__ = [
     "LabError",
     "LabNotRunningError",
     "NotebookError",
+    "OCIRuntimeError",
     "OcilabError",
     "PrerequisiteError",
     "RegistryError",
+    "RuntimeConfigError",
     "RuntimeUnavailableError",
     "SocketNotFoundError",
     "SocketPermissionError",
@@ -185,6 +189,42 @@ class ValidationError(ImageError):
         errors = [finding for finding in findings if finding.level == "MUST"]
         lines = "\n".join(str(finding) for finding in errors)
         super().__init__(f"invalid document: {len(errors)} MUST finding(s)\n{lines}")
+
+
+class RuntimeConfigError(OcilabError, ValueError):
+    """Raised when a runtime config cannot be read or breaks a MUST rule.
+
+    ``findings`` contains every finding of the validation that failed, or is
+    empty when the text could not be read as a JSON object at all.
+    """
+
+    def __init__(self, message: str, *, findings: Any = ()) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
+class OCIRuntimeError(OcilabError):
+    """Raised when an OCI runtime command fails, times out or cannot be started.
+
+    ``runtime`` is the runtime's name, ``command`` the full argument list,
+    ``returncode`` the exit status (None after a timeout) and ``stderr`` the
+    runtime's error output. The message is the runtime's own error message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        runtime: str,
+        command: list[str],
+        returncode: int | None,
+        stderr: str,
+    ) -> None:
+        super().__init__(message)
+        self.runtime = runtime
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
 
 
 class RegistryError(OcilabError):

@@ -494,3 +494,58 @@ def test_builders_env_reaches_container(lab: LabInfo, api_version: str) -> None:
             cri.stop_pod(pod_id)
             cri.remove_pod(pod_id)
     assert result.stdout == b"hello world/1\n"
+
+
+@pytest.mark.parametrize("api_version", VERSIONS)
+def test_env_from_config_file_message(
+    lab: LabInfo, api_version: str, tmp_path: Path
+) -> None:
+    from ocilab.cri.configs import load_container_config, pod_config
+
+    config_file = tmp_path / "container.yaml"
+    config_file.write_text(
+        "metadata: {name: envfile}\n"
+        f"image: {{image: '{lab.images['busybox']}'}}\n"
+        "command: [sleep, '600']\n"
+        "envs: [{key: GREETING, value: 'héllo wörld'}]\n"
+    )
+    with CRIClient(lab.cri_endpoint, api_version=api_version, timeout=60) as cri:
+        cri.pull_image(lab.images["busybox"])
+        pod = pod_config(
+            f"envfile-{api_version}",
+            log_directory=str(
+                Path(lab.state_dir) / "pod-logs" / f"envfile-{api_version}"
+            ),
+        )
+        pod_id = cri.run_pod(pod)
+        try:
+            message = load_container_config(config_file, api_version=api_version)
+            container_id = cri.create_container(pod_id, message, pod)
+            cri.start_container(container_id)
+            result = cri.exec_sync(container_id, ["sh", "-c", 'echo "$GREETING"'])
+        finally:
+            cri.stop_pod(pod_id)
+            cri.remove_pod(pod_id)
+    assert result.stdout.decode() == "héllo wörld\n"
+
+
+def test_invalid_regex_filter(workload: Workload) -> None:
+    from ocilab.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match=r"invalid regular expression '\('"):
+        workload.cri.list_containers(name="(")
+    with pytest.raises(InvalidRequestError, match="invalid regular expression"):
+        workload.cri.list_pods(namespace="[z-a]")
+
+
+@pytest.mark.parametrize("last", [0, -1, 2.5, "2", True])
+def test_invalid_last_rejected(workload: Workload, last: object) -> None:
+    with pytest.raises(ValueError, match="invalid last"):
+        workload.cri.list_containers(last=last)  # type: ignore[arg-type]
+
+
+def test_image_filter_not_substring(workload: Workload) -> None:
+    assert workload.cri.list_containers(image="x") == []
+    image_id = workload.cri.container_status(workload.container_id).status.image_ref
+    matched = workload.cri.list_containers(image=image_id[:12])
+    assert workload.container_id in [c.id for c in matched]

@@ -219,7 +219,7 @@ def test_pods_table(workload: Workload) -> None:
     row = _rows_with(table, workload.pod_name)[0]
     assert row.startswith(workload.pod_id[:13] + " ")
     assert re.search(
-        r"\b(Less than a second|\d+ seconds|About a minute|\d+ minutes) ago\b", row
+        r"\b(Less than a second|\d+ seconds?|About a minute|\d+ minutes?) ago\b", row
     )
     assert "Ready" in row
     assert "cli-tests" in row

@@ -676,3 +676,32 @@ def test_parse_dict_nested_request(api_version) -> None:
     assert request.config.metadata.name == "app"
     assert env_text(request.config.envs[0].value) == "hello"
     assert request.sandbox_config.metadata.name == "web"
+
+
+def test_yaml_alias_bomb_rejected_fast(tmp_path) -> None:
+    import time
+
+    from ocilab.cri.configs import load_pod_config
+    from ocilab.errors import InvalidRequestError
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 9)}]")
+    lines.append("hostname: *a9")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    with pytest.raises(InvalidRequestError, match="YAML aliases"):
+        load_pod_config(bomb)
+    assert time.monotonic() - started < 5
+
+
+def test_deeply_nested_config_rejected(tmp_path) -> None:
+    from ocilab.cri.configs import load_pod_config
+    from ocilab.errors import InvalidRequestError
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InvalidRequestError, match="nested too deeply|invalid"):
+        load_pod_config(deep)

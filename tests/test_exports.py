@@ -25,6 +25,13 @@ MODULES = [
     "ocilab.distribution",
     "ocilab.errors",
     "ocilab.notebooks",
+    "ocilab.runtime",
+    "ocilab.runtime.spec",
+    "ocilab.runtime.validate",
+    "ocilab.runtime.explain",
+    "ocilab.runtime.driver",
+    "ocilab.runtime.bundle",
+    "ocilab.runtime.inspect",
 ]
 
 

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 
-from ..errors import CRICallError, CRITimeout, CRIUnimplementedError
+from ..errors import (
+    CRICallError,
+    CRITimeout,
+    CRIUnimplementedError,
+    InvalidRequestError,
+)
 from ._modules import API_MODULES
 
 if TYPE_CHECKING:
@@ -66,10 +71,24 @@ def _state_number(
 
 
 def _matches(pattern: str | None, value: str) -> bool:
-    return pattern is None or re.search(pattern, value) is not None
+    if pattern is None:
+        return True
+    try:
+        return re.search(pattern, value) is not None
+    except re.error as error:
+        raise InvalidRequestError(
+            f"invalid regular expression {pattern!r}: {error}; escape special "
+            "characters with a backslash, or use re.escape() for a literal name"
+        ) from error
 
 
 def _newest(items: list[Any], latest: bool, last: int | None) -> list[Any]:
+    if last is not None and (
+        isinstance(last, bool) or not isinstance(last, int) or last < 1
+    ):
+        raise ValueError(
+            f"invalid last {last!r}: give a whole number of items, 1 or more"
+        )
     if not latest and not last:
         return items
     ordered = sorted(items, key=lambda item: item.created_at, reverse=True)
@@ -132,7 +151,11 @@ class CRIMethods:
 
     def remove_pod(self, pod_id: str) -> bool:
         """Remove a stopped pod; return False when the pod does not exist."""
-        exists = bool(self.list_pods(pod_id=pod_id))
+        # PodSandboxStatus resolves an id prefix as every call does, so an
+        # ambiguous prefix is an error here rather than "not found".
+        exists = self._ignore_not_found(
+            self.runtime.PodSandboxStatus, f"pod {pod_id}", pod_sandbox_id=pod_id
+        )
         self.runtime.RemovePodSandbox(pod_sandbox_id=pod_id)
         if not exists:
             log.info("pod %s not found; nothing to remove", pod_id)
@@ -223,7 +246,11 @@ class CRIMethods:
 
     def remove_container(self, container_id: str) -> bool:
         """Remove a container (running ones are killed); False when it did not exist."""
-        exists = bool(self.list_containers(container_id=container_id))
+        exists = self._ignore_not_found(
+            self.runtime.ContainerStatus,
+            f"container {container_id}",
+            container_id=container_id,
+        )
         self.runtime.RemoveContainer(container_id=container_id)
         if not exists:
             log.info("container %s not found; nothing to remove", container_id)
@@ -629,24 +656,40 @@ class CRIMethods:
 
 
 def _as_dict(config: Config) -> Any:
-    # A message from another API package (or version) must not be sent as is:
-    # the client re-encodes dicts for the negotiated package.
-    if isinstance(config, Message):
-        from google.protobuf import json_format
+    """Return a config as a request dict, with env values as text.
 
-        return json_format.MessageToDict(config, preserving_proto_field_name=True)
-    return config
+    A message from another API package must not be sent as is, so it becomes
+    a dict that the client encodes for the negotiated package. MessageToDict
+    writes bytes fields as base64; runtime.v1 declares env values as bytes,
+    and request dicts carry them as text, so they are decoded back here.
+    """
+    if not isinstance(config, Message):
+        return config
+    from google.protobuf import json_format
+
+    data = json_format.MessageToDict(config, preserving_proto_field_name=True)
+    if "envs" in data:
+        data["envs"] = [
+            {"key": env.key, "value": _text(env.value)}
+            for env in config.envs  # type: ignore[attr-defined]
+        ]
+    return data
+
+
+def _text(value: str | bytes) -> str:
+    return (
+        value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+    )
 
 
 def _image_matches(image: str, container: Any) -> bool:
-    candidates = {container.image.image, container.image_ref}
-    if image in candidates:
+    """Return True when image names the container's image: same reference, or id (prefix)."""
+    if image in (container.image.image, container.image_ref):
         return True
-    return any(
-        candidate.startswith(image) or image in candidate
-        for candidate in candidates
-        if candidate
-    )
+    bare = image.removeprefix("sha256:")
+    image_id = container.image_ref.removeprefix("sha256:")
+    is_hex = len(bare) >= 4 and all(c in "0123456789abcdef" for c in bare)
+    return is_hex and image_id.startswith(bare)
 
 
 def _image_named(name: str, image: Any) -> bool:

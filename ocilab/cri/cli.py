@@ -153,7 +153,10 @@ def _credentials(creds: str) -> tuple[str, str]:
     """Split --creds USERNAME[:PASSWORD], prompting for a left-out password."""
     username, separator, password = creds.partition(":")
     if not username:
-        raise CommandError(f"invalid --creds {creds!r}: use USERNAME:PASSWORD")
+        raise CommandError(
+            "invalid --creds: use USERNAME:PASSWORD (the value is not shown, "
+            "because it may contain a password)"
+        )
     if separator:
         return username, password
     if not sys.stdin.isatty():

@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import re
+import reprlib
 import uuid
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -72,6 +73,12 @@ _64_BIT_TYPES = (FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64)
 # -- checking dicts against a message type ---------------------------------
 
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxstring = 60
+_SHORT_REPR.maxother = 60
+_SHORT_REPR.maxlist = _SHORT_REPR.maxdict = 6
+
+
 class _FieldError(Exception):
     """A problem at one place in a config dict, turned into InvalidRequestError."""
 
@@ -92,7 +99,9 @@ def _describe(value: object) -> str:
         kind = "number"
     else:
         kind = type(value).__name__
-    return f"the {kind} {value!r:.60}"
+    # reprlib bounds the work: a full repr of an alias-expanded value can take
+    # gigabytes before it would be cut to 60 characters.
+    return f"the {kind} {_SHORT_REPR.repr(value)}"
 
 
 def _yaml_hint(value: object) -> str:
@@ -386,7 +395,7 @@ def _parse_text(path: Path, text: str) -> object:
         except json.JSONDecodeError:
             pass
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         note = "" if suffix in YAML_SUFFIXES else " (it is not valid JSON either)"
         raise _yaml_error(path, error, note) from None
@@ -395,8 +404,32 @@ def _parse_text(path: Path, text: str) -> object:
 def _load(path: str | os.PathLike[str], kind: str, api_version: str) -> Message:
     message_class = _message_class(kind, api_version)
     path = Path(path)
-    data = _parse_text(path, _read_text(path))
-    return parse_dict(data, message_class, origin=str(path))
+    try:
+        data = _parse_text(path, _read_text(path))
+        return parse_dict(data, message_class, origin=str(path))
+    except RecursionError:
+        raise InvalidRequestError(
+            f"invalid config file {path}: it is nested too deeply to be a CRI config"
+        ) from None
+
+
+# A config file needs few YAML aliases, and a few dozen nested ones can expand
+# to gigabytes (the "billion laughs" file), so their number is capped.
+MAX_YAML_ALIASES = 20
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that rejects documents with more than MAX_YAML_ALIASES aliases."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(
+                    f"more than {MAX_YAML_ALIASES} YAML aliases (*name); a CRI config "
+                    "needs none, so write the values out"
+                )
+        return super().compose_node(parent, index)
 
 
 def load_pod_config(path: str | os.PathLike[str], api_version: str = "v1") -> Message:
@@ -750,11 +783,8 @@ def container_config(
     privileged=True, because containerd rejects it otherwise.
     Raises InvalidRequestError when name is not a DNS-1123 label or image is
     empty.
-
-    NOTE: CRIClient.call parses dicts with json_format.ParseDict, which reads
-    runtime.v1 env values as base64. With ``env`` on runtime.v1, build the
-    request with parse_dict(request_dict, pb.CreateContainerRequest) and pass
-    that message to the client.
+    Env values stay text: CRIClient encodes request dicts with parse_dict,
+    which reads them as text although runtime.v1 declares them as bytes.
     """
     _check_dns_label(name, "container name")
     if not isinstance(image, str) or not image:

@@ -10,6 +10,7 @@ a first look at a node: can this runtime run a pod at all?
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 import traceback
 import uuid
@@ -58,6 +59,7 @@ class ConformanceRun:
     container_id: str = ""
     pulled_here: bool = False
     images_before: set[str] = field(default_factory=set)
+    pod_name: str = field(default_factory=lambda: f"conformance-{uuid.uuid4().hex[:8]}")
 
     def frame(self) -> pd.DataFrame:
         """Return the results as a DataFrame: check, result, reason, seconds."""
@@ -123,7 +125,7 @@ def _image_pull(run: ConformanceRun) -> str:
 
 
 def _pod_lifecycle(run: ConformanceRun) -> str:
-    name = f"conformance-{uuid.uuid4().hex[:8]}"
+    name = run.pod_name
     uid = str(uuid.uuid4())
     linux: dict[str, Any] = {}
     if run.cgroup_parent:
@@ -237,7 +239,13 @@ def _idempotent(run: ConformanceRun) -> str:
 
 def _image_remove(run: ConformanceRun) -> str:
     if not run.pulled_here:
-        raise _Skip(f"{run.image} was present before the run, so it is kept")
+        present = bool(run.cri.image_status(run.image).image.id)
+        reason = (
+            "was present before the run, so it is kept"
+            if present
+            else "was never pulled"
+        )
+        raise _Skip(f"{run.image} {reason}")
     run.cri.remove_image(run.image)
     _require(
         run.cri.image_status(run.image).image.id == "", "the image is still present"
@@ -260,18 +268,36 @@ CHECKS: list[tuple[str, Callable[[ConformanceRun], str]]] = [
 ]
 
 
-def _remove_new_images(run: ConformanceRun) -> None:
-    # RunPodSandbox pulls the runtime's sandbox (pause) image when it is
-    # missing; remove images that appeared during the run and that no
-    # container uses, so the node is left as it was.
+def _sandbox_image(run: ConformanceRun) -> str:
+    """Return the runtime's sandbox (pause) image reference, when it reports one."""
+    config = run.cri.status(verbose=True).info.get("config")
+    return str(config.get("sandboxImage", "")) if isinstance(config, dict) else ""
+
+
+def _remove_sandbox_image(run: ConformanceRun) -> None:
+    # RunPodSandbox pulls the sandbox image when it is missing. Only that
+    # image is removed, and only when it is new and unused: other images that
+    # appeared meanwhile were pulled by someone else (the kubelet, a user).
+    sandbox = _sandbox_image(run)
+    if not sandbox:
+        return
     in_use = {container.image_ref for container in run.cri.list_containers()}
-    for image in run.cri.list_images():
+    for image in run.cri.list_images(sandbox):
         if image.id not in run.images_before and image.id not in in_use:
-            log.info(
-                "removing %s, pulled during the conformance run",
-                image.repo_tags or image.id,
-            )
+            log.info("removing %s, pulled for the conformance run's pod", sandbox)
             run.cri.remove_image(image.id)
+
+
+def _remove_leftover_pods(run: ConformanceRun) -> None:
+    # An interrupt between RunPodSandbox's reply and storing its id leaves a
+    # pod that only its unique name identifies.
+    if not run.pod_name:
+        return
+    for pod in run.cri.list_pods(
+        name=f"^{run.pod_name}$", namespace="^ocilab-conformance$"
+    ):
+        run.cri.stop_pod(pod.id)
+        run.cri.remove_pod(pod.id)
 
 
 def _cleanup(run: ConformanceRun) -> None:
@@ -281,7 +307,12 @@ def _cleanup(run: ConformanceRun) -> None:
         lambda: run.pod_id and run.cri.stop_pod(run.pod_id),
         lambda: run.pod_id and run.cri.remove_pod(run.pod_id),
         lambda: run.pulled_here and run.cri.remove_image(run.image),
-        lambda: _remove_new_images(run),
+        lambda: _remove_leftover_pods(run),
+        lambda: _remove_sandbox_image(run),
+        lambda: (
+            run.pod_name
+            and shutil.rmtree(run.log_directory / run.pod_name, ignore_errors=True)
+        ),
     ):
         try:
             action()

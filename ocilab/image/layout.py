@@ -16,13 +16,10 @@ must read to the end before it trusts what it read.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +28,16 @@ import pandas as pd
 
 from ..errors import DigestMismatchError, ImageError
 from . import mediatypes
+from .blobio import (
+    CHUNK_SIZE,
+    MAX_JSON_BYTES,
+    VerifyingReader,
+    copy,
+    json_bytes,
+    read_file,
+    temporary_file,
+    write_atomic,
+)
 from .build import BuiltImage
 from .digest import parse_digest
 from .models import (
@@ -41,8 +48,9 @@ from .models import (
     OCILayoutHeader,
     Platform,
     load_json,
-    parse_document,
 )
+from .platforms import as_platform, normalize, platform_matches
+from .walk import Node, Walker, label, last_sibling_flags
 
 __all__ = [
     "CHUNK_SIZE",
@@ -61,18 +69,14 @@ LAYOUT_VERSION = "1.0.0"
 OCI_LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 BLOBS_DIR = "blobs"
-CHUNK_SIZE = 1 << 20
 MAX_DEPTH = 8
 # Bounds the work of a walk over a hostile layout that lists one blob many times.
 MAX_NODES = 100_000
-# CNCF distribution rejects manifest bodies over 4 MiB (maxManifestBodySize).
-MAX_JSON_BYTES = 4 << 20
 OCTET_STREAM = "application/octet-stream"
 
 # Ref name grammar of image-spec annotations.md (org.opencontainers.image.ref.name).
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
 _REF_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-_DOCUMENT_KINDS = frozenset({"index", "manifest", "attestation"})
 _FRAME_COLUMNS = [
     "depth",
     "kind",
@@ -84,105 +88,6 @@ _FRAME_COLUMNS = [
     "parent",
     "present",
 ]
-
-
-class VerifyingReader(io.RawIOBase):
-    """A binary stream that checks its content against a digest and size as it is read.
-
-    ``read`` raises DigestMismatchError as soon as more than ``size`` bytes
-    arrive, and at the end of the stream when fewer arrived or the hash
-    differs. Nothing is buffered here, because each read requests at most the
-    caller's read size from the source, and at most one byte past ``size``.
-    """
-
-    def __init__(self, source: IO[bytes], digest: str, size: int) -> None:
-        super().__init__()
-        algorithm, _ = parse_digest(digest)
-        if size < 0:
-            raise ImageError(f"descriptor of {digest} has no size: a size is required")
-        self._source = source
-        self._digest = digest
-        self._size = size
-        self._hasher = hashlib.new(algorithm)
-        self._count = 0
-        self.verified = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        if not view:
-            return 0
-        # Asking for one byte past the size detects content that is too long.
-        data = self._source.read(min(len(view), self._size - self._count + 1))
-        self._count += len(data)
-        if self._count > self._size:
-            raise DigestMismatchError(
-                f"size mismatch for {self._digest}: descriptor says {self._size} "
-                f"bytes, content has more (stopped reading at {self._count})",
-                expected=str(self._size),
-                actual=str(self._count),
-            )
-        if not data:
-            self._finish()
-            return 0
-        view[: len(data)] = data
-        self._hasher.update(data)
-        return len(data)
-
-    def _finish(self) -> None:
-        if self._count < self._size:
-            raise DigestMismatchError(
-                f"size mismatch for {self._digest}: descriptor says {self._size} "
-                f"bytes, content has {self._count}",
-                expected=str(self._size),
-                actual=str(self._count),
-            )
-        actual = f"{self._hasher.name}:{self._hasher.hexdigest()}"
-        if actual != self._digest:
-            raise DigestMismatchError(
-                f"digest mismatch: descriptor says {self._digest}, "
-                f"content hashes to {actual}",
-                expected=self._digest,
-                actual=actual,
-            )
-        self.verified = True
-
-    def close(self) -> None:
-        if not self.closed:
-            self._source.close()
-        super().close()
-
-
-@dataclass(frozen=True)
-class Node:
-    """One descriptor reached by walking a layout from index.json.
-
-    ``parent`` is the digest of the index or manifest that lists the
-    descriptor, or None for an entry of index.json. ``ref_name`` is the ref
-    name of the index.json entry the walk came through, because
-    annotations.md makes the ref name valid only on index.json descriptors.
-    ``platform`` is the descriptor's own, else the nearest ancestor's.
-    ``present`` is True when the blob is stored in the layout, which
-    image-layout.md does not require.
-    """
-
-    descriptor: Descriptor
-    kind: str
-    depth: int
-    parent: str | None
-    ref_name: str | None
-    platform: Platform | None
-    present: bool
-
-    @property
-    def digest(self) -> str:
-        return self.descriptor.digest
-
-    @property
-    def size(self) -> int:
-        return self.descriptor.size
 
 
 @dataclass(frozen=True)
@@ -224,10 +129,10 @@ class OCILayout:
             )
         (root / BLOBS_DIR).mkdir(parents=True, exist_ok=True)
         empty = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []}
-        _write_atomic(root / INDEX_FILE, _json_bytes(empty))
+        write_atomic(root / INDEX_FILE, json_bytes(empty))
         # oci-layout comes last, so a folder that has it also has index.json.
         header = {"imageLayoutVersion": LAYOUT_VERSION}
-        _write_atomic(root / OCI_LAYOUT_FILE, _json_bytes(header))
+        write_atomic(root / OCI_LAYOUT_FILE, json_bytes(header))
         return cls(root)
 
     @classmethod
@@ -242,7 +147,7 @@ class OCILayout:
                 f"{root} is not an OCI image layout: its {OCI_LAYOUT_FILE} file "
                 "is missing"
             )
-        header = OCILayoutHeader.from_json(load_json(_read_file(marker), str(marker)))
+        header = OCILayoutHeader.from_json(load_json(read_file(marker), str(marker)))
         if header.image_layout_version != LAYOUT_VERSION:
             raise ImageError(
                 f"unsupported imageLayoutVersion {header.image_layout_version!r} "
@@ -281,10 +186,10 @@ class OCILayout:
         algorithm = parse_digest(expected.digest)[0] if expected else "sha256"
         folder = self.path / BLOBS_DIR / algorithm
         folder.mkdir(parents=True, exist_ok=True)
-        file_descriptor, temporary = _temporary_file(folder)
+        file_descriptor, temporary = temporary_file(folder)
         try:
             with os.fdopen(file_descriptor, "wb") as handle:
-                digest, size = _copy(data, handle, algorithm, expected)
+                digest, size = copy(data, handle, algorithm, expected)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.blob_path(digest))
@@ -361,7 +266,7 @@ class OCILayout:
         if ref_name is None and duplicate:
             return
         raw["manifests"] = [*others, _descriptor_json(descriptor)]
-        _write_atomic(self.path / INDEX_FILE, _json_bytes(raw))
+        write_atomic(self.path / INDEX_FILE, json_bytes(raw))
 
     def write_image(self, built: BuiltImage) -> Descriptor:
         """Store an image's blobs and manifest, and return the manifest's descriptor.
@@ -415,7 +320,7 @@ class OCILayout:
         found, _ = self._runnable(ref_name)
         if platform is None:
             return found
-        requested = _as_platform(platform)
+        requested = as_platform(platform)
         return [image for image in found if platform_matches(image.platform, requested)]
 
     def attestations(self) -> list[Node]:
@@ -430,9 +335,9 @@ class OCILayout:
         Among equally good matches the first in walk order is returned. Raises ImageError listing the available platforms when none matches,
         or when images of different ref names match and ref_name is not given.
         """
-        requested = _as_platform(platform)
+        requested = as_platform(platform)
         found, missing = self._runnable(ref_name)
-        exact = [i for i in found if _normalize(i.platform) == _normalize(requested)]
+        exact = [i for i in found if normalize(i.platform) == normalize(requested)]
         matches = exact or [i for i in found if platform_matches(i.platform, requested)]
         if not matches:
             raise ImageError(
@@ -452,10 +357,10 @@ class OCILayout:
         nodes = self.walk()
         lines = [INDEX_FILE]
         open_levels: list[bool] = []
-        for node, is_last in zip(nodes, _last_sibling_flags(nodes), strict=True):
+        for node, is_last in zip(nodes, last_sibling_flags(nodes), strict=True):
             del open_levels[node.depth :]
             prefix = "".join("    " if last else "│   " for last in open_levels)
-            lines.append(prefix + ("└── " if is_last else "├── ") + _label(node))
+            lines.append(prefix + ("└── " if is_last else "├── ") + label(node))
             open_levels.append(is_last)
         return "\n".join(lines)
 
@@ -479,10 +384,10 @@ class OCILayout:
 
     def _index_json(self) -> dict[str, Any]:
         path = self.path / INDEX_FILE
-        return load_json(_read_file(path), str(path))
+        return load_json(read_file(path), str(path))
 
-    def _walk(self, max_depth: int, max_nodes: int) -> _Walker:
-        walker = _Walker(self, max_depth, max_nodes)
+    def _walk(self, max_depth: int, max_nodes: int) -> Walker:
+        walker = Walker(self, max_depth, max_nodes)
         for descriptor in self.index().manifests:
             walker.visit(descriptor, "entry", None, (INDEX_FILE,))
         return walker
@@ -536,185 +441,6 @@ class OCILayout:
         return message
 
 
-class _Walker:
-    """Depth-first walk that verifies and caches each index and manifest it reads."""
-
-    def __init__(self, layout: OCILayout, max_depth: int, max_nodes: int) -> None:
-        self.layout = layout
-        self.max_depth = max_depth
-        self.max_nodes = max_nodes
-        self.nodes: list[Node] = []
-        self.documents: dict[str, ImageIndex | ImageManifest] = {}
-
-    def visit(
-        self,
-        descriptor: Descriptor,
-        role: str,
-        parent: Node | None,
-        chain: tuple[str, ...],
-    ) -> None:
-        # chain contains "index.json" and the digests of this descriptor's ancestors.
-        depth = len(chain) - 1
-        self._check_limits(descriptor, depth, chain)
-        present = self.layout.has_blob(descriptor.digest)
-        node = Node(
-            descriptor=descriptor,
-            kind=_classify(descriptor, role),
-            depth=depth,
-            parent=parent.digest if parent else None,
-            ref_name=parent.ref_name if parent else descriptor.ref_name,
-            platform=descriptor.platform or (parent.platform if parent else None),
-            present=present,
-        )
-        self.nodes.append(node)
-        if not present or node.kind not in _DOCUMENT_KINDS:
-            return
-        for child, child_role in self._children(descriptor):
-            self.visit(child, child_role, node, (*chain, descriptor.digest))
-
-    def _check_limits(
-        self, descriptor: Descriptor, depth: int, chain: tuple[str, ...]
-    ) -> None:
-        path = " → ".join(_short(item) for item in (*chain, descriptor.digest))
-        if descriptor.digest in chain:
-            # SHA-256 makes a real cycle infeasible, so only a store that skips
-            # verification could reach this. The check keeps the walk finite anyway.
-            raise ImageError(
-                f"cycle in image layout {self.layout.path}: {path}. "
-                f"{descriptor.digest} lists one of its own ancestors"
-            )
-        if depth > self.max_depth:
-            raise ImageError(
-                f"image layout {self.layout.path} nests deeper than "
-                f"max_depth={self.max_depth}: {path}"
-            )
-        if len(self.nodes) >= self.max_nodes:
-            raise ImageError(
-                f"image layout {self.layout.path} has more than "
-                f"max_nodes={self.max_nodes} descriptors. The walk stopped at {path}"
-            )
-
-    def _children(self, descriptor: Descriptor) -> list[tuple[Descriptor, str]]:
-        document = self._document(descriptor)
-        if isinstance(document, ImageIndex):
-            return [(child, "entry") for child in document.manifests]
-        config = [(document.config, "config")] if document.config else []
-        return [*config, *((layer, "layer") for layer in document.layers)]
-
-    def _document(self, descriptor: Descriptor) -> ImageIndex | ImageManifest:
-        cached = self.documents.get(descriptor.digest)
-        if cached is not None:
-            return cached
-        data = self.layout.read_blob(descriptor)
-        document = parse_document(data, descriptor.media_type)
-        if document.media_type and document.media_type != descriptor.media_type:
-            raise ImageError(
-                f"media type mismatch for {descriptor.digest}: descriptor says "
-                f"{descriptor.media_type}, document says {document.media_type}"
-            )
-        self.documents[descriptor.digest] = document
-        return document
-
-
-def platform_matches(candidate: Platform, requested: Platform) -> bool:
-    """Tell whether an image for ``candidate`` satisfies a request for ``requested``.
-
-    os and architecture must be equal. Variants are compared after
-    normalisation: arm64 without a variant is v8, arm without one is v7, and
-    amd64 v1 is no variant. For amd64 a missing variant on either side
-    matches any variant. os.version and os.features are not compared.
-    """
-    os_a, arch_a, variant_a = _normalize(candidate)
-    os_b, arch_b, variant_b = _normalize(requested)
-    if (os_a, arch_a) != (os_b, arch_b):
-        return False
-    if arch_a == "amd64" and (variant_a is None or variant_b is None):
-        return True
-    return variant_a == variant_b
-
-
-def _normalize(platform: Platform) -> tuple[str, str, str | None]:
-    # The rules of normalizeArch in containerd/platforms, for these architectures.
-    architecture, variant = platform.architecture, platform.variant or None
-    if architecture == "arm64" and variant in (None, "8", "v8"):
-        variant = "v8"
-    elif architecture == "arm" and variant in (None, "5", "6", "7", "8"):
-        variant = f"v{variant or 7}"
-    elif architecture == "amd64" and variant == "v1":
-        variant = None
-    return platform.os, architecture, variant
-
-
-def _as_platform(platform: str | Platform) -> Platform:
-    return Platform.parse(platform) if isinstance(platform, str) else platform
-
-
-def _classify(descriptor: Descriptor, role: str) -> str:
-    if role != "entry":
-        return role
-    if descriptor.media_type in mediatypes.INDEX_TYPES:
-        return "index"
-    if descriptor.media_type not in mediatypes.MANIFEST_TYPES:
-        return "unknown"
-    return "attestation" if _is_attestation(descriptor) else "manifest"
-
-
-def _is_attestation(descriptor: Descriptor) -> bool:
-    reference_type = descriptor.annotations.get(mediatypes.DOCKER_REFERENCE_TYPE)
-    if reference_type == mediatypes.ATTESTATION_MANIFEST:
-        return True
-    platform = descriptor.platform
-    if platform is None:
-        return False
-    return platform.os == "unknown" and platform.architecture == "unknown"
-
-
-def _last_sibling_flags(nodes: list[Node]) -> list[bool]:
-    # Scanning backwards, a node is the last of its siblings unless a later
-    # node of the same depth came before any shallower one.
-    flags: list[bool] = []
-    seen_at_depth: list[bool] = []
-    for node in reversed(nodes):
-        del seen_at_depth[node.depth + 1 :]
-        seen_at_depth.extend([False] * (node.depth + 1 - len(seen_at_depth)))
-        flags.append(not seen_at_depth[node.depth])
-        seen_at_depth[node.depth] = True
-    return flags[::-1]
-
-
-def _label(node: Node) -> str:
-    parts = [node.kind]
-    if node.kind in _DOCUMENT_KINDS and node.descriptor.platform:
-        parts.append(str(node.descriptor.platform))
-    if node.kind == "unknown":
-        parts.append(node.descriptor.media_type or "(no mediaType)")
-    parts += [_short(node.digest), _format_size(node.size)]
-    if node.depth == 0 and node.ref_name:
-        parts.append(f"ref={node.ref_name}")
-    if not node.present:
-        parts.append("(blob not stored)")
-    return "  ".join(parts)
-
-
-def _short(digest: str) -> str:
-    """Cut a digest to its algorithm and 12 hex digits, as docker prints image ids."""
-    algorithm, _, encoded = digest.partition(":")
-    return f"{algorithm}:{encoded[:12]}" if encoded else digest
-
-
-def _format_size(size: int) -> str:
-    if size < 0:
-        return "size unknown"
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
-
-
 def _check_ref_name(ref_name: str) -> None:
     if not _REF_NAME.fullmatch(ref_name):
         raise ImageError(
@@ -762,53 +488,3 @@ def _platform_json(platform: Platform) -> dict[str, Any]:
     if platform.os_features:
         result["os.features"] = list(platform.os_features)
     return result
-
-
-def _copy(
-    source: IO[bytes], target: IO[bytes], algorithm: str, expected: Descriptor | None
-) -> tuple[str, int]:
-    """Copy in CHUNK_SIZE pieces and return (digest, size), checked against expected."""
-    if expected is not None:
-        reader = VerifyingReader(source, expected.digest, expected.size)
-        while chunk := reader.read(CHUNK_SIZE):
-            target.write(chunk)
-        return expected.digest, expected.size
-    hasher = hashlib.new(algorithm)
-    size = 0
-    while chunk := source.read(CHUNK_SIZE):
-        hasher.update(chunk)
-        target.write(chunk)
-        size += len(chunk)
-    return f"{algorithm}:{hasher.hexdigest()}", size
-
-
-def _read_file(path: Path, max_bytes: int = MAX_JSON_BYTES) -> bytes:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ImageError(f"{path} is {size} bytes, more than the {max_bytes} allowed")
-    return path.read_bytes()
-
-
-def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, indent=2) + "\n").encode()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename, so readers never see half a file."""
-    file_descriptor, temporary = _temporary_file(path.parent)
-    try:
-        with os.fdopen(file_descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _temporary_file(folder: Path) -> tuple[int, str]:
-    """Create a hidden temporary file with mode 0644 in place of mkstemp's 0600."""
-    file_descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    os.fchmod(file_descriptor, 0o644)
-    return file_descriptor, temporary

@@ -357,6 +357,22 @@ def remove_tree(path: Path) -> None:
 _KNOWN_CHILDREN = {"/run/containerd": ("s",), "/var/lib/cni": ("results",)}
 
 
+def remove_empty_cgroups(top: Path) -> None:
+    """Remove the cgroup folder top and its descendants that hold no process.
+
+    Nothing is killed: a cgroup that still has processes or children (another
+    lab's pods, say) stays.
+    """
+    if not top.is_dir():
+        return
+    folders = [path for path in top.rglob("*") if path.is_dir()] + [top]
+    for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def remove_empty_dirs(top: Path) -> None:
     """Remove top, after the lab's known subfolders of it, if each is empty."""
     for child in _KNOWN_CHILDREN.get(str(top), ()):

@@ -403,7 +403,11 @@ class Lab:
 
         _cleanup.remove_tree(self.state_dir)
         for folder in info.created_host_dirs if info is not None else []:
-            _cleanup.remove_empty_dirs(Path(folder))
+            if folder.startswith("/sys/fs/cgroup/"):
+                # Pods given a cgroup parent below k8s.io leave their folders.
+                _cleanup.remove_empty_cgroups(Path(folder))
+            else:
+                _cleanup.remove_empty_dirs(Path(folder))
         report.leftovers = self._leftovers()
         for leftover in report.leftovers:
             log.warning("lab down left %s", leftover)

@@ -59,6 +59,7 @@ class LabInfo:
     subnet: str
     gateway: str
     started_at: str
+
     @property
     def cgroup_parent(self) -> str:
         """The cgroup folder for this lab's pods; `down` removes everything below it.
