@@ -13,6 +13,7 @@ from typing import Any
 from .cri.cli import add_cri_commands
 from .errors import OcilabError
 from .image.cli import add_image_commands
+from .runtime.cli import add_runtime_commands
 
 __all__ = ["main"]
 
@@ -158,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_cri_commands(commands)
     add_image_commands(commands)
+    add_runtime_commands(commands)
 
     notebooks = commands.add_parser(
         "notebooks", help="run the lesson notebooks"

@@ -37,9 +37,9 @@ Besides the JSON schemas, upstream's own validator decodes documents in Go,
 which rejects uppercase hex digests, unpadded base64 in ``data`` and Env
 entries without ``=``. These checks are part of the rules here as well.
 
-This module holds :func:`validate_document` and re-exports the rest. The
+This module contains :func:`validate_document` and re-exports the rest. The
 rules live in ``_rules_descriptor``, ``_rules_manifest`` (manifest, index and
-oci-layout) and ``_rules_config``. ``_findings`` holds Finding, Findings, the
+oci-layout) and ``_rules_config``. ``_findings`` contains Finding, Findings, the
 RULES table and the checks that several rule modules share.
 """
 
