@@ -151,3 +151,16 @@ def test_lesson04_checks(tmp_path) -> None:
     assert lesson04.check_deleted_path("/srv/old.html", layout, "demo:1").passed is True
     assert lesson04.check_deleted_path("etc/motd", layout, "demo:1").passed is False
     assert lesson04.check_diff_id(None, layout, "demo:1").passed is None
+
+
+def test_lesson05_checks() -> None:
+    from ocilab.exercises import lesson05
+
+    expected = {"pid", "network", "ipc", "uts", "mount", "cgroup"}
+    assert lesson05.check_default_namespaces(expected).passed is True
+    assert lesson05.check_default_namespaces(expected | {"user"}).passed is False
+    assert lesson05.check_default_namespaces(None).passed is None
+    assert lesson05.check_memory_limit(33554432).passed is True
+    wrong = lesson05.check_memory_limit(32)
+    assert wrong.passed is False
+    assert "33554432" not in wrong.message
