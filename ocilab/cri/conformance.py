@@ -301,7 +301,7 @@ def _remove_leftover_pods(run: ConformanceRun) -> None:
 
 
 def _cleanup(run: ConformanceRun) -> None:
-    """Remove whatever the run created; errors are logged, never raised."""
+    """Remove whatever the run created; ocilab errors on the way are logged, not raised."""
     for action in (
         lambda: run.container_id and run.cri.remove_container(run.container_id),
         lambda: run.pod_id and run.cri.stop_pod(run.pod_id),
