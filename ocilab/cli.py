@@ -45,6 +45,23 @@ def _lab_down(args: argparse.Namespace) -> int:
     return 1 if report.leftovers else 0
 
 
+def _lab_layout(args: argparse.Namespace) -> int:
+    from .image import OCILayout
+    from .lab._seed import build_lab_images
+
+    images = build_lab_images()
+    target = Path(args.folder)
+    layout = (
+        OCILayout.open(target)
+        if (target / "oci-layout").exists()
+        else OCILayout.create(target)
+    )
+    for name, image in (("busybox", images.busybox), ("pause", images.pause)):
+        descriptor = layout.add_image(image, ref_name=name)
+        print(f"{target}:{name} {descriptor.digest}")
+    return 0
+
+
 def _lab_status(args: argparse.Namespace) -> int:
     """Print the lab's status; exit 0 when healthy, 1 when broken, 3 when absent."""
     from .lab import Lab
@@ -156,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
                 help="TCP port of the registry on 127.0.0.1 (default: any free port)",
             )
         sub.set_defaults(handler=handler)
+    layout = lab.add_parser(
+        "layout",
+        help="write the lab's busybox and pause images into an OCI layout (refs busybox, pause)",
+    )
+    layout.add_argument("folder", help="layout folder (created when missing)")
+    layout.set_defaults(handler=_lab_layout)
 
     add_cri_commands(commands)
     add_image_commands(commands)

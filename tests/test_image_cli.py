@@ -46,15 +46,14 @@ def test_build_ls_inspect(tmp_path: Path, site: Path) -> None:
         "--prefix",
         "srv",
         "--cmd",
-        "cat",
-        "/srv/index.html",
+        "sh -c 'cat /srv/index.html'",
     )
     assert built.returncode == 0, built.stderr
     listed = _ocilab("ls", str(layout), "--tree")
     assert listed.stdout.startswith("v1\tlinux/")
     assert "└── manifest" in listed.stdout
     summary = json.loads(_ocilab("inspect", f"{layout}:v1").stdout)
-    assert summary["Cmd"] == ["cat", "/srv/index.html"]
+    assert summary["Cmd"] == ["sh", "-c", "cat /srv/index.html"]
     assert len(summary["Layers"]) == 1
     raw = json.loads(_ocilab("inspect", "--raw", f"{layout}:v1").stdout)
     assert raw["schemaVersion"] == 2

@@ -127,3 +127,37 @@ def test_run_exit_code_and_output(tmp_path: Path, rootfs: Path) -> None:
     assert result.returncode == 3
     assert result.stdout == "out\n"
     assert result.stderr == "err\n"
+
+
+def test_lab_layout_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ocilab.cli", "lab", "layout", str(tmp_path / "base")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    from ocilab.image import OCILayout
+
+    names = sorted(
+        image.ref_name for image in OCILayout.open(tmp_path / "base").images()
+    )
+    assert names == ["busybox", "pause"]
+
+
+def test_close_removes_running_containers(tmp_path: Path, rootfs: Path) -> None:
+    from ocilab.runtime import Runc
+
+    bundle = _bundle(tmp_path, rootfs, ["sleep", "600"])
+    runc = Runc()
+    container = f"close-{uuid.uuid4().hex[:8]}"
+    runc.create(container, bundle)
+    runc.start(container)
+    pid = runc.state(container).pid
+    root = runc.root
+    runc.close()
+    assert not root.exists()
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    )

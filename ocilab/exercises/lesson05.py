@@ -17,6 +17,10 @@ def check_default_namespaces(answer: Iterable[str] | None) -> CheckResult:
     if answer is None:
         return not_answered(name, hint)
     expected = {namespace.type for namespace in default_config().linux.namespaces}
+    if isinstance(answer, str):
+        return CheckResult(
+            name, False, f"give a set of names, not the string {answer!r}. Hint: {hint}"
+        )
     given = {str(item) for item in answer}
     if given == expected:
         return CheckResult(
@@ -39,7 +43,13 @@ def check_memory_limit(
     hint = "set linux.resources.memory.limit in config.json, run `cat /sys/fs/cgroup/memory/memory.limit_in_bytes`"
     if answer is None:
         return not_answered(name, hint)
-    if int(answer) == limit_bytes:
+    try:
+        value = int(answer)
+    except (TypeError, ValueError):
+        return CheckResult(
+            name, False, f"give the number of bytes as an integer, not {answer!r}."
+        )
+    if value == limit_bytes:
         return CheckResult(
             name, True, "runc wrote the limit into the container's memory cgroup."
         )

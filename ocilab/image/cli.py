@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,10 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import validate_document
 
     target = Path(args.target)
+    if not target.exists():
+        raise ImageError(
+            f"{target} not found: give an OCI layout folder or a JSON file"
+        )
     if target.is_dir():
         findings = _validate_layout(target)
     else:
@@ -136,7 +141,9 @@ def _unpack(args: argparse.Namespace) -> int:
     layout, image = _select(args)
     bundle = Path(args.bundle)
     rootfs = bundle / "rootfs"
-    rootfs.mkdir(parents=True, exist_ok=False)
+    if rootfs.exists():
+        raise ImageError(f"{rootfs} exists already; unpack into a new bundle folder")
+    rootfs.mkdir(parents=True)
     sources = [layout.open_blob(layer) for layer in image.manifest.layers]
     try:
         report = unpack_layers(sources, rootfs, progress=not args.quiet)
@@ -163,7 +170,7 @@ def _build(args: argparse.Namespace) -> int:
     built_layer = layer.build()
     container: dict[str, Any] = {}
     if args.cmd:
-        container["Cmd"] = list(args.cmd)
+        container["Cmd"] = shlex.split(args.cmd)
     if args.env:
         container["Env"] = list(args.env)
     if args.base:
@@ -298,7 +305,10 @@ def add_image_commands(commands: argparse._SubParsersAction) -> None:  # type: i
     build.add_argument(
         "--prefix", help="folder in the image that receives the files (default: /)"
     )
-    build.add_argument("--cmd", nargs="+", help="the image's Cmd")
+    build.add_argument(
+        "--cmd",
+        help="the image's Cmd as one shell-quoted string, e.g. --cmd 'sh -c \"echo hi\"'",
+    )
     build.add_argument(
         "--env",
         action="append",

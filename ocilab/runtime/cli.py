@@ -105,7 +105,13 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = _driver(args).run(args.id, args.bundle, timeout=args.timeout)
+    driver = _driver(args)
+    try:
+        result = driver.run(args.id, args.bundle, timeout=args.timeout)
+    except KeyboardInterrupt:
+        # runc run keeps the container after its parent is interrupted.
+        driver.cleanup(args.id)
+        raise
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return int(result.exit_code)
@@ -201,7 +207,10 @@ def add_runtime_commands(commands: argparse._SubParsersAction) -> None:  # type:
         "--bundle", "-b", required=True, help="bundle folder (config.json and rootfs)"
     )
     run.add_argument(
-        "--timeout", type=float, default=None, help="kill it after this many seconds"
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="kill the container after this many seconds (default: 3600)",
     )
     run.add_argument("id", help="container id")
     verb("list", _list, "list the containers under --root")

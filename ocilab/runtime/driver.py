@@ -147,9 +147,19 @@ class OCIRuntime:
         self.close()
 
     def close(self) -> None:
-        """Remove the state root if this object created it. A root passed in is kept."""
-        if self._owns_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """Remove the state root if this object created it. A root passed in is kept.
+
+        Containers still under an owned root are force-deleted first: without
+        their state no runtime could find them again, and they would run on
+        with their cgroups.
+        """
+        if not self._owns_root:
+            return
+        if self.root.is_dir():
+            for container in self.root.iterdir():
+                if (container / "state.json").is_file():
+                    self.cleanup(container.name)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     @classmethod
     def _find_binary(cls) -> str:
