@@ -165,3 +165,36 @@ def test_lesson05_checks() -> None:
     wrong = lesson05.check_memory_limit(32)
     assert wrong.passed is False
     assert "33554432" not in wrong.message
+
+
+@pytest.mark.lab
+def test_lesson06_checks(lab: LabInfo) -> None:
+    from ocilab.distribution.client import RegistryClient
+    from ocilab.exercises import lesson06
+    from ocilab.image import LayerBuilder, build_image
+
+    layer = LayerBuilder()
+    layer.add_file("x.bin", bytes(range(256)) * 64)
+    image = build_image([layer.build()])
+    with RegistryClient(lab.registry_url) as client:
+        client.push_blob("tests/exercise06", image.layers[0].data, chunk_size=1024)
+        client.push_blob("tests/exercise06", image.config.data)
+        client.put_manifest(
+            "tests/exercise06", "v2", image.manifest.data, image.manifest.media_type
+        )
+        patches = int((client.exchanges_frame()["method"] == "PATCH").sum())
+        assert patches >= 1
+        assert lesson06.check_patch_count(patches, client).passed is True
+        assert lesson06.check_patch_count(patches + 1, client).passed is False
+        assert (
+            lesson06.check_tag_digest(
+                image.manifest.digest, client, "tests/exercise06", "v2"
+            ).passed
+            is True
+        )
+        assert (
+            lesson06.check_tag_digest(
+                "sha256:" + "0" * 64, client, "tests/exercise06", "v2"
+            ).passed
+            is False
+        )
