@@ -118,3 +118,62 @@ def basic_auth_registry(
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@dataclass(frozen=True)
+class BearerRegistry:
+    """A docker-registry with token auth, and the test token server it trusts."""
+
+    url: str
+    host: str
+    username: str
+    password: str
+    token_url: str
+    token_server: object
+
+
+@pytest.fixture(scope="session")
+def bearer_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BearerRegistry]:
+    """Start a token server and docker-registry with ``auth: token`` on loopback."""
+    from ocilab.lab._prereq import free_port
+
+    from .token_server import (
+        TokenIssuer,
+        TokenServer,
+        make_signing_key,
+        registry_config,
+    )
+
+    if shutil.which("docker-registry") is None or shutil.which("openssl") is None:
+        pytest.skip("docker-registry and openssl are needed for the Bearer token tests")
+    folder = tmp_path_factory.mktemp("bearer-registry")
+    key, cert = make_signing_key(folder)
+    username, password = "bob", "t0ken-pw"
+    with TokenServer(TokenIssuer(key, cert), username, password) as server:
+        port = free_port()
+        (folder / "config.yml").write_text(
+            registry_config(folder, port, server.url, cert)
+        )
+        log = (folder / "registry.log").open("wb")
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(folder / "config.yml")],
+            stdout=log,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{url}/v2/", timeout=1).status_code == 401:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            yield BearerRegistry(
+                url, f"127.0.0.1:{port}", username, password, server.url, server
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            log.close()
