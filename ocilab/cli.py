@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cri.cli import add_cri_commands
+from .distribution.cli import add_registry_commands
 from .errors import OcilabError
 from .image.cli import add_image_commands
 from .runtime.cli import add_runtime_commands
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     add_cri_commands(commands)
     add_image_commands(commands)
     add_runtime_commands(commands)
+    add_registry_commands(commands)
 
     notebooks = commands.add_parser(
         "notebooks", help="run the lesson notebooks"
