@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode, urljoin
 import httpx
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DigestMismatchError, ImageError, RegistryError
 from ..image import mediatypes
 from ..image.blobio import CHUNK_SIZE, MAX_JSON_BYTES, temporary_file
