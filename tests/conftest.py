@@ -25,6 +25,15 @@ _SESSION_STATE = Path(tempfile.mkdtemp(prefix="ocilab-test-", dir="/tmp")) / "la
 os.environ["OCILAB_STATE_DIR"] = str(_SESSION_STATE)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's temporary folder when no lab was started in it."""
+    for folder in (_SESSION_STATE, _SESSION_STATE.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # absent, or holds a lab that its fixture is removing
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
@@ -63,7 +72,6 @@ def lab() -> Iterator[LabInfo]:
         yield info
     finally:
         report = session_lab.down()
-        _SESSION_STATE.parent.rmdir()
         assert report.leftovers == [], f"lab down left: {report.leftovers}"
 
 
