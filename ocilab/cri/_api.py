@@ -112,9 +112,14 @@ class CRIMethods:
     def _require(self, service: str, name: str) -> None:
         if not self._has_method(service, name):
             version = self._version_for(service)
+            chosen = (
+                "the API version this client was forced to use"
+                if getattr(self, "forced_api_version", None)
+                else "the API this runtime speaks"
+            )
             raise CRIUnimplementedError(
-                f"{service}/{name} is not part of runtime.{version}, the API this "
-                "runtime speaks; it needs a runtime that serves runtime.v1",
+                f"{service}/{name} is not part of runtime.{version}, {chosen}; it "
+                "needs runtime.v1 (drop api_version=, or use a newer runtime)",
                 method=f"runtime.{version}.{service}/{name}",
                 code="UNIMPLEMENTED",
             )
@@ -359,12 +364,29 @@ class CRIMethods:
         timeout (seconds) bounds the command inside the container; the call's
         deadline is set a few seconds longer so that the runtime reports it.
         """
-        reply = self.runtime.ExecSync(
-            container_id=container_id,
-            cmd=list(cmd),
-            timeout=timeout,
-            deadline=max(self.timeout, timeout + 5),  # type: ignore[attr-defined]
-        )
+        try:
+            reply = self.runtime.ExecSync(
+                container_id=container_id,
+                cmd=list(cmd),
+                timeout=timeout,
+                deadline=max(self.timeout, timeout + 5),  # type: ignore[attr-defined]
+            )
+        except CRITimeout as error:
+            # containerd reports the command's own timeout as DEADLINE_EXCEEDED
+            # too ("timeout 1s exceeded"); say which limit ran out.
+            if "exceeded" in (error.details or "") and "timeout" in (
+                error.details or ""
+            ):
+                raise CRITimeout(
+                    f"the command {list(cmd)!r} did not finish within its timeout of "
+                    f"{timeout} s inside container {container_id}; raise timeout= "
+                    f"(the runtime said: {error.details})",
+                    endpoint=error.endpoint,
+                    method=error.method,
+                    code=error.code,
+                    details=error.details,
+                ) from error
+            raise
         return ExecResult(
             int(reply.exit_code), bytes(reply.stdout), bytes(reply.stderr)
         )
