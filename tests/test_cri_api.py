@@ -443,6 +443,13 @@ def test_stop_grace_period_and_idempotent_remove(
             f"grace-{api_version}",
             ["sh", "-c", "trap '' TERM; echo up; sleep 600"],
         )
+        # Stop only after the shell has set its trap, which "up" confirms:
+        # a SIGTERM that arrives earlier ends the shell at once.
+        log_path = Path(cri.container_status(container_id).status.log_path)
+        for _ in range(100):
+            if log_path.exists() and "up" in log_path.read_text():
+                break
+            time.sleep(0.05)
         started = time.monotonic()
         assert cri.stop_container(container_id, grace_period=2) is True
         elapsed = time.monotonic() - started
