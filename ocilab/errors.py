@@ -19,7 +19,7 @@ translated at one boundary per protocol and kept as ``__cause__``::
     │   └── CRICallError              any other gRPC status (invalid argument, not found…)
     ├── LogFormatError                a CRI log line is malformed
     ├── LogPathError                  a path is not a kubelet container log path
-    ├── LabError                      the lab failed to start, stop or answer
+    ├── LabError                      the lab failed to start, stop or respond
     │   ├── PrerequisiteError         a package, privilege or port the lab needs is missing
     │   └── LabNotRunningError        an operation needs a running lab and there is none
     ├── ImageError                    an image, blob or digest is invalid
@@ -108,7 +108,7 @@ class SocketPermissionError(CRIConnectionError):
 
 
 class RuntimeUnavailableError(CRIConnectionError):
-    """Raised when the socket exists but the runtime behind it does not answer."""
+    """Raised when the socket exists but the runtime behind it does not respond."""
 
 
 class CRITimeout(CRIError):
@@ -144,9 +144,9 @@ class LogPathError(OcilabError, ValueError):
 
 
 class LabError(OcilabError):
-    """Raised when the lab fails to start, stop or answer.
+    """Raised when the lab fails to start, stop or respond.
 
-    ``stderr_tail`` holds the last lines a lab process wrote, when one failed.
+    ``stderr_tail`` contains the last lines a lab process wrote, when one failed.
     """
 
     def __init__(self, message: str, *, stderr_tail: str | None = None) -> None:
@@ -228,9 +228,9 @@ class OCIRuntimeError(OcilabError):
 
 
 class RegistryError(OcilabError):
-    """Raised when a registry answers with an error status.
+    """Raised when a registry replies with an error status.
 
-    ``errors`` holds the OCI error objects of the body (code, message, detail).
+    ``errors`` contains the OCI error objects of the body (code, message, detail).
     """
 
     def __init__(

@@ -31,7 +31,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         try:
             folder.rmdir()
         except OSError:
-            pass  # absent, or holds a lab that its fixture is removing
+            pass  # absent, or contains a lab that its fixture is removing
 
 
 @pytest.fixture(autouse=True)

@@ -85,8 +85,8 @@ def test_cri_registry_token_ignored_by_containerd_1_6(
     lab: LabInfo, bearer_registry: BearerRegistry
 ) -> None:
     # containerd 1.6's CRI plugin reads username, password, auth and
-    # identity_token from AuthConfig but not registry_token, so it asks the
-    # token server anonymously. ocilab sends the field; this records what
+    # identity_token from AuthConfig but not registry_token, so it requests an
+    # anonymous token from the token server. ocilab sends the field; this records what
     # the lab's runtime does with it.
     _push(bearer_registry, "bearer/cri-token", "cri token")
     reference = f"{bearer_registry.host}/bearer/cri-token:v1"

@@ -50,7 +50,9 @@ def test_errors_all_lists_every_exception() -> None:
     defined = {
         name
         for name, value in vars(ocilab.errors).items()
-        if inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == "ocilab.errors"
+        if inspect.isclass(value)
+        and issubclass(value, Exception)
+        and value.__module__ == "ocilab.errors"
     }
     assert defined == set(ocilab.errors.__all__)
 

@@ -137,7 +137,9 @@ class TokenServer:
                     self.send_response(401)
                     self.end_headers()
                     return
-                scopes = [s for value in form.get("scope", []) for s in value.split(" ")]
+                scopes = [
+                    s for value in form.get("scope", []) for s in value.split(" ")
+                ]
                 token = server.issuer.token(server.username, scopes)
                 body = json.dumps({"access_token": token, "expires_in": 300}).encode()
                 self.send_response(200)

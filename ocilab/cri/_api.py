@@ -373,7 +373,7 @@ class CRIMethods:
             )
         except CRITimeout as error:
             # containerd reports the command's own timeout as DEADLINE_EXCEEDED
-            # too ("timeout 1s exceeded"); say which limit ran out.
+            # too ("timeout 1s exceeded"); name the limit that ran out.
             if "exceeded" in (error.details or "") and "timeout" in (
                 error.details or ""
             ):

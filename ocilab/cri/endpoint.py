@@ -34,7 +34,7 @@ _ACCEPTED = (
     "use unix:///absolute/path/to/runtime.sock or /absolute/path/to/runtime.sock"
 )
 _warned_bare_paths: set[str] = set()
-# sun_path holds 108 bytes on Linux, including the terminating NUL.
+# sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 
 

@@ -815,7 +815,7 @@ def _check_resume(response: httpx.Response, received: int, size: int) -> None:
 def _check_not_too_long(expected_blob: Descriptor, received: int) -> None:
     if received > expected_blob.size:
         raise DigestMismatchError(
-            f"size mismatch for {expected_blob.digest}: descriptor says {expected_blob.size} bytes, "
+            f"size mismatch for {expected_blob.digest}: the descriptor gives {expected_blob.size} bytes, "
             f"the registry sent more (stopped reading at {received})",
             expected=str(expected_blob.size),
             actual=str(received),
@@ -825,14 +825,14 @@ def _check_not_too_long(expected_blob: Descriptor, received: int) -> None:
 def _check_complete(expected_blob: Descriptor, received: int, actual: str) -> None:
     if received != expected_blob.size:
         raise DigestMismatchError(
-            f"size mismatch for {expected_blob.digest}: descriptor says {expected_blob.size} bytes, "
+            f"size mismatch for {expected_blob.digest}: the descriptor gives {expected_blob.size} bytes, "
             f"the registry sent {received}",
             expected=str(expected_blob.size),
             actual=str(received),
         )
     if actual != expected_blob.digest:
         raise DigestMismatchError(
-            f"digest mismatch: descriptor says {expected_blob.digest}, the blob the "
+            f"digest mismatch: the descriptor gives {expected_blob.digest}, the blob the "
             f"registry sent hashes to {actual}",
             expected=expected_blob.digest,
             actual=actual,

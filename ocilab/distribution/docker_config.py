@@ -2,8 +2,8 @@
 
 Entries of the ``auths`` map give ``auth`` (base64 of user:password),
 ``username`` and ``password``, or ``identitytoken``. Credential helpers
-(``credsStore``, ``credHelpers``) are not supported: a host that only a
-helper knows raises an error that names the helper.
+(``credsStore``, ``credHelpers``) are not supported, so a host whose
+credentials only a helper stores raises an error that names the helper.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def raise_for_registry_error(
     """Raise RegistryError unless the response status is one of expected.
 
     The message shows the method, URL, status and every OCI error code and
-    message of the body; a body that is not OCI error JSON is shown as text.
+    message of the body. A body that is not OCI error JSON is shown as text.
     """
     if response.status_code in expected:
         return

@@ -63,7 +63,7 @@ class VerifyingReader(io.RawIOBase):
         self._count += len(data)
         if self._count > self._size:
             raise DigestMismatchError(
-                f"size mismatch for {self._digest}: descriptor says {self._size} "
+                f"size mismatch for {self._digest}: the descriptor gives {self._size} "
                 f"bytes, content has more (stopped reading at {self._count})",
                 expected=str(self._size),
                 actual=str(self._count),
@@ -78,7 +78,7 @@ class VerifyingReader(io.RawIOBase):
     def _finish(self) -> None:
         if self._count < self._size:
             raise DigestMismatchError(
-                f"size mismatch for {self._digest}: descriptor says {self._size} "
+                f"size mismatch for {self._digest}: the descriptor gives {self._size} "
                 f"bytes, content has {self._count}",
                 expected=str(self._size),
                 actual=str(self._count),
@@ -86,7 +86,7 @@ class VerifyingReader(io.RawIOBase):
         actual = f"{self._hasher.name}:{self._hasher.hexdigest()}"
         if actual != self._digest:
             raise DigestMismatchError(
-                f"digest mismatch: descriptor says {self._digest}, "
+                f"digest mismatch: the descriptor gives {self._digest}, "
                 f"content hashes to {actual}",
                 expected=self._digest,
                 actual=actual,

@@ -270,7 +270,7 @@ def build_image(
 ) -> BuiltImage:
     """Write the image config and manifest for already built layers.
 
-    ``layers`` holds (blob, diff_id) pairs from LayerBuilder.build(), lowest first.
+    ``layers`` contains (blob, diff_id) pairs from LayerBuilder.build(), lowest first.
     ``container_config`` is the config's "config" object (Env, Cmd, Entrypoint…).
     """
     created = _rfc3339(epoch)

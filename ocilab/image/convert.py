@@ -4,9 +4,9 @@ The rules are image-spec conversion.md's:
 
 - ``process.args`` is Entrypoint followed by Cmd; ``process.env`` is Env;
   ``process.cwd`` is WorkingDir ("/" when unset).
-- ``process.user``: numeric user and group are copied verbatim; names are
-  resolved from the rootfs's /etc/passwd and /etc/group; a user that the
-  rootfs does not know is an error. For a user name without a group, the
+- ``process.user``: numeric user and group are copied verbatim. Names are
+  resolved from the rootfs's /etc/passwd and /etc/group, and a user that the
+  rootfs does not list is an error. For a user name without a group, the
   user's supplementary groups become ``additionalGids``.
 - annotations: os, architecture, variant, os.version, os.features, author,
   created, StopSignal and ExposedPorts become ``org.opencontainers.image.*``

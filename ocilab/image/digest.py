@@ -84,7 +84,7 @@ def verify_bytes(data: bytes, digest: str, size: int | None = None) -> None:
     algorithm, _ = parse_digest(digest)
     if size is not None and len(data) != size:
         raise DigestMismatchError(
-            f"size mismatch for {digest}: descriptor says {size} bytes, "
+            f"size mismatch for {digest}: the descriptor gives {size} bytes, "
             f"content has {len(data)}",
             expected=str(size),
             actual=str(len(data)),
@@ -92,7 +92,7 @@ def verify_bytes(data: bytes, digest: str, size: int | None = None) -> None:
     actual = digest_bytes(data, algorithm)
     if actual != digest:
         raise DigestMismatchError(
-            f"digest mismatch: descriptor says {digest}, content hashes to {actual}",
+            f"digest mismatch: the descriptor gives {digest}, content hashes to {actual}",
             expected=digest,
             actual=actual,
         )

@@ -218,7 +218,7 @@ class OCILayout:
             raise ImageError(f"invalid blob {path}: not a regular file")
         if info.st_size != descriptor.size:
             raise DigestMismatchError(
-                f"size mismatch for {descriptor.digest}: descriptor says "
+                f"size mismatch for {descriptor.digest}: the descriptor gives "
                 f"{descriptor.size} bytes, {path} has {info.st_size}",
                 expected=str(descriptor.size),
                 actual=str(info.st_size),

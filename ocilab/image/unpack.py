@@ -202,7 +202,7 @@ def unpack_layers(
 
     Raises ImageError naming the layer index when a layer is truncated or
     corrupt. Entries applied before the error stay in ``rootfs``, and the
-    message says how many. A regular file is written under a temporary name
+    message gives their number. A regular file is written under a temporary name
     and renamed into place, so no half-written file is left under its name.
     OSError propagates for a full or read-only disk and for I/O errors
     (ENOSPC, EDQUOT, EROFS, EIO), because every later entry would fail too.

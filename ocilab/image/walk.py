@@ -124,7 +124,7 @@ class Walker:
         document = parse_document(data, descriptor.media_type)
         if document.media_type and document.media_type != descriptor.media_type:
             raise ImageError(
-                f"media type mismatch for {descriptor.digest}: descriptor says "
+                f"media type mismatch for {descriptor.digest}: the descriptor gives "
                 f"{descriptor.media_type}, document says {document.media_type}"
             )
         self.documents[descriptor.digest] = document

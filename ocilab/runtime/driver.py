@@ -8,7 +8,7 @@ its own containers, never those in the system's /run/runc or /run/crun.
 
 Standard streams matter. With ``process.terminal`` false the runtime hands
 its own stdin, stdout and stderr to the container process. After ``create``
-returns, the waiting container process still holds them, so a pipe to
+returns, the waiting container process keeps them open, so a pipe to
 ``create`` would not reach end of file until the container exits. ``create``
 therefore passes /dev/null as stdin and files as stdout and stderr. ``run``
 stays in the foreground until the container exits, so it uses pipes and
