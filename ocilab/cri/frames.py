@@ -2,9 +2,9 @@
 
 Every function here except sample_stats is pure: it takes reply messages and
 returns a DataFrame, so lessons and tests can build frames without a runtime.
-Times in the CRI are
-int64 nanoseconds since the Unix epoch. They become UTC timestamps with all
-nine digits, and zero or negative values (the CRI's "not set") become NaT.
+Times in the CRI are int64 nanoseconds since the Unix epoch. They become UTC
+timestamps with all nine digits, and zero or negative values (the CRI's "not
+set") become NaT.
 """
 
 from __future__ import annotations
