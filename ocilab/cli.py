@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -44,6 +45,26 @@ def _lab_down(args: argparse.Namespace) -> int:
     for leftover in report.leftovers:
         print(f"left behind: {leftover}", file=sys.stderr)
     return 1 if report.leftovers else 0
+
+
+def _lab_reset(args: argparse.Namespace) -> int:
+    from .lab import Lab
+
+    report = Lab(args.state_dir).reset(
+        progress=lambda message: print(message, file=sys.stderr, flush=True)
+    )
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True))
+        return 0
+    print(
+        f"removed {report.containers} containers, {report.pods} pods, "
+        f"{len(report.images)} images, {len(report.repositories)} registry repositories"
+    )
+    for image in report.images:
+        print(f"  image {image}")
+    for repository in report.repositories:
+        print(f"  repository {repository}")
+    return 0
 
 
 def _lab_layout(args: argparse.Namespace) -> int:
@@ -151,6 +172,12 @@ def _parser() -> argparse.ArgumentParser:
             "down",
             _lab_down,
             "remove every pod, process, mount, bridge and file of the lab",
+        ),
+        (
+            "reset",
+            _lab_reset,
+            "remove every pod, container, image and registry repository the lab was "
+            "not seeded with, between exercises",
         ),
         (
             "status",

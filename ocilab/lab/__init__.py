@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._lab import DownReport, Lab, running_lab
+from ._lab import DownReport, Lab, ResetReport, running_lab
 from ._state import LabInfo, default_state_dir
 
-__all__ = ["DownReport", "Lab", "LabInfo", "default_state_dir", "running_lab"]
+__all__ = ["DownReport", "Lab", "LabInfo", "ResetReport", "default_state_dir", "running_lab"]

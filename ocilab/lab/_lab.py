@@ -16,10 +16,11 @@ from ..errors import CRIError, LabError, LabNotRunningError
 from . import _cleanup, _health, _net
 from ._config import LabPaths, cni_conflist, containerd_toml, registry_yaml
 from ._prereq import check_prerequisites, free_port, require_port_free
+from ._reset import ResetReport, clear_folder, registry_repositories, remove_cri_objects
 from ._seed import seed_registry
 from ._state import LabInfo, default_state_dir, lab_name, read_info, write_info
 
-__all__ = ["DownReport", "Lab", "running_lab"]
+__all__ = ["DownReport", "Lab", "ResetReport", "running_lab"]
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +354,68 @@ class Lab:
         except CRIError:
             return False
         return bool(conditions) and all(conditions.values())
+
+    # -- reset ------------------------------------------------------------
+
+    def reset(self, progress: Callable[[str], None] | None = None) -> ResetReport:
+        """Bring a running lab back to its seeded state, keeping its endpoints.
+
+        Removes every container, pod and image except the seeded busybox and
+        pause images, empties the pod log folder, and restarts the registry
+        on the same port with only the seeded repositories. containerd keeps
+        running, so a notebook's CRIClient stays connected. Raises
+        LabNotRunningError without a lab, and LabError for a broken one.
+        """
+        say = _safe_progress(progress)
+        started = time.monotonic()
+        report = ResetReport()
+        with _health.lab_lock():
+            info = self.require_info()
+            problems = _health.broken_parts(_health.check_health(info, self.paths))
+            if problems:
+                raise LabError(
+                    f"the lab in {self.state_dir} is broken ({', '.join(problems)}); "
+                    "run `ocilab lab up` to start it again instead of resetting it"
+                )
+            say("removing containers, pods and images that are not seeded")
+            remove_cri_objects(info, report)
+            clear_folder(self.paths.pod_logs)
+
+            # "127.0.0.1:PORT/ocilab/busybox:lab" is stored as "ocilab/busybox".
+            seeded = {
+                reference.split("/", 1)[1].rsplit(":", 1)[0]
+                for reference in info.images.values()
+            }
+            report.repositories = [
+                name
+                for name in registry_repositories(self.paths.registry_root)
+                if name not in seeded
+            ]
+            say(
+                f"restarting the registry on {info.registry_url} with the seeded images only"
+            )
+            old = info.pids.get("registry")
+            if old is not None:
+                _cleanup.stop_processes([old])
+            clear_folder(self.paths.registry_root)
+            info.pids["registry"] = self._spawn(
+                "registry",
+                ["docker-registry", "serve", str(self.paths.registry_config)],
+            )
+            write_info(info)
+            self._wait(
+                lambda: _health.registry_answers(info.registry_url),
+                "registry",
+                info.pids["registry"],
+            )
+            seed_registry(info.registry_url, info.registry_url.removeprefix("http://"))
+        report.seconds = time.monotonic() - started
+        say(
+            f"lab reset in {report.seconds:.1f} s: removed {report.containers} containers, "
+            f"{report.pods} pods, {len(report.images)} images, "
+            f"{len(report.repositories)} registry repositories"
+        )
+        return report
 
     # -- down -------------------------------------------------------------
 
