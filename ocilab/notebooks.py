@@ -28,6 +28,7 @@ from papermill.exceptions import PapermillExecutionError
 from papermill.execute import raise_for_execution_errors
 from tqdm import tqdm
 
+from ocilab._notebook_report import write_html_report
 from ocilab.errors import NotebookError
 
 __all__ = [
@@ -303,7 +304,8 @@ def main_run(
 
     ``notebook_dir`` defaults to :func:`default_notebook_dir` and ``output_dir``
     to a new temporary folder. The output folder is printed so the executed
-    copies can be opened. Returns 0 when every notebook passed, otherwise 1.
+    copies can be opened, and ``report.html`` in it shows each notebook's
+    status, time and failing cell. Returns 0 when every notebook passed, otherwise 1.
 
     Raises:
         NotebookError: the notebook folder is missing or contains no notebooks.
@@ -320,4 +322,6 @@ def main_run(
     results = run_notebooks(notebooks, output_dir, parameters=parameters)
     print(format_results(results))
     print(f"Executed notebooks written to {output_dir}")
+    report = write_html_report(results, output_dir)
+    print(f"HTML report written to {report}")
     return 0 if all(result.ok for result in results) else 1

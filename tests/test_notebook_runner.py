@@ -16,6 +16,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from ocilab._notebook_report import failing_cell, html_report
 from ocilab.errors import NotebookError
 from ocilab.notebooks import (
     NotebookResult,
@@ -447,3 +448,58 @@ def test_main_run_temporary_output(
 def test_main_run_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(NotebookError, match="no \\*.ipynb notebooks found"):
         main_run(tmp_path, tmp_path / "out", None)
+
+
+# -- HTML report -------------------------------------------------------------
+
+
+def test_main_run_writes_html_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(tmp_path / "lessons" / "01-pass.ipynb", ["print('ok')"])
+    write_notebook(
+        tmp_path / "lessons" / "02-fail.ipynb",
+        ["x = 1", "raise ValueError('<bad> & wrong')", "print('never')"],
+    )
+    output_dir = tmp_path / "out"
+
+    main_run(tmp_path / "lessons", output_dir, None)
+
+    report = output_dir / "report.html"
+    assert f"HTML report written to {report}" in capsys.readouterr().out
+    page = report.read_text()
+    assert "2 notebooks, 1 ok, 1 failed" in page
+    assert '<a href="01-pass.ipynb">01-pass.ipynb</a>' in page
+    assert '<span class="failed">FAILED</span>' in page
+    assert "In [2]" in page
+    # The failing cell's source and error are shown escaped, without ANSI codes.
+    assert "raise ValueError(&#x27;&lt;bad&gt; &amp; wrong&#x27;)" in page
+    assert "ValueError: &lt;bad&gt; &amp; wrong" in page
+    assert "\x1b[" not in page
+    assert "<bad>" not in page
+
+
+@pytest.mark.timeout(120)
+def test_html_report_dead_kernel(tmp_path: Path) -> None:
+    kill_source = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    notebook = write_notebook(tmp_path / "dies.ipynb", ["a = 1", kill_source])
+    result = run_notebook(notebook, tmp_path / "out", cell_timeout=NO_TIMEOUT)
+
+    found = failing_cell(result.output_path, result.failed_cell)
+    page = html_report([result], report_dir=tmp_path / "out")
+
+    assert found is not None
+    assert found[0] == kill_source
+    assert "DeadKernelError" in found[1]
+    assert "0 ok, 1 failed" in page
+    assert "os.kill(os.getpid(), signal.SIGKILL)" in page
+
+
+def test_html_report_without_executed_copy(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "bare.ipynb", ["1"], kernelspec=False)
+    result = run_notebook(notebook, tmp_path / "out", kernel_name=None)
+
+    page = html_report([result])
+
+    assert not result.ok
+    assert "no executed copy was written" in page
