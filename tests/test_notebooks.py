@@ -45,8 +45,11 @@ def test_notebook_lesson_shape(path: Path) -> None:
     markdown = "\n".join(
         cell.source for cell in notebook.cells if cell.cell_type == "markdown"
     )
+    assert "**What you will learn**" in first.source
     assert "## What you learned" in markdown
     assert "## Exercises" in markdown
+    assert "## Cleanup" in markdown
+    assert "reveal_solutions = False" in tagged[0].source
     assert path.name[:3].rstrip("-").isdigit()
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..cri import API_MODULES, CRIClient
-from . import CheckResult, not_answered
+from . import CheckResult, Solution, not_answered, solution_lookup
 
-__all__ = ["check_image_fs_mountpoint", "check_methods_new_in_v1"]
+__all__ = [
+    "SOLUTIONS",
+    "check_image_fs_mountpoint",
+    "check_methods_new_in_v1",
+    "solution",
+]
 
 
 def methods_new_in_v1(service: str = "RuntimeService") -> set[str]:
@@ -54,3 +59,42 @@ def check_image_fs_mountpoint(answer: str | None, cri: CRIClient) -> CheckResult
         False,
         f"{answer!r} is not the mountpoint the runtime reports. Hint: {hint}",
     )
+
+
+SOLUTIONS = {
+    1: Solution(
+        lesson="01",
+        exercise=1,
+        answer="answer_1",
+        code="""\
+from ocilab.cri import API_MODULES
+
+v1 = API_MODULES["v1"].DESCRIPTOR.services_by_name["RuntimeService"]
+v1alpha2 = API_MODULES["v1alpha2"].DESCRIPTOR.services_by_name["RuntimeService"]
+answer_1 = {method.name for method in v1.methods}
+answer_1 -= {method.name for method in v1alpha2.methods}
+sorted(answer_1)
+""",
+        explanation=(
+            "The generated modules carry the proto files' descriptors, so the "
+            "service definitions of both API versions can be compared as sets of "
+            "method names without calling the runtime."
+        ),
+    ),
+    2: Solution(
+        lesson="01",
+        exercise=2,
+        answer="answer_2",
+        code="""\
+reply = cri.call("runtime.v1alpha2.ImageService/ImageFsInfo")
+answer_2 = reply.image_filesystems[0].fs_id.mountpoint
+answer_2
+""",
+        explanation=(
+            "cri.call takes the full gRPC method path, so the same client reaches"
+            " the older API; the reply is the v1alpha2 message, whose fields "
+            "match v1's for this call."
+        ),
+    ),
+}
+solution = solution_lookup("01", SOLUTIONS)

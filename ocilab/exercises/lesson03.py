@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from ..cri import CRIClient
-from . import CheckResult, not_answered
+from . import CheckResult, Solution, not_answered, solution_lookup
 
-__all__ = ["check_most_restarted", "check_unused_images", "unused_image_ids"]
+__all__ = [
+    "SOLUTIONS",
+    "check_most_restarted",
+    "check_unused_images",
+    "solution",
+    "unused_image_ids",
+]
 
 
 def unused_image_ids(cri: CRIClient) -> set[str]:
@@ -53,3 +59,39 @@ def check_unused_images(answer: int | None, cri: CRIClient) -> CheckResult:
             "those are what the kubelet's image garbage collection may remove.",
         )
     return CheckResult(name, False, f"{answer!r} is not the count. Hint: {hint}")
+
+
+SOLUTIONS = {
+    1: Solution(
+        lesson="03",
+        exercise=1,
+        answer="answer_1",
+        code="""\
+containers = cri.list_containers()
+most = max(containers, key=lambda container: container.metadata.attempt)
+answer_1 = most.metadata.name
+answer_1
+""",
+        explanation=(
+            "The kubelet creates a new container with attempt + 1 for each "
+            "restart, and ListContainers returns exited attempts too, so the "
+            "highest attempt marks the container that restarts most."
+        ),
+    ),
+    2: Solution(
+        lesson="03",
+        exercise=2,
+        answer="answer_2",
+        code="""\
+in_use = {container.image_ref for container in cri.list_containers()}
+answer_2 = sum(1 for listed in cri.list_images() if listed.id not in in_use)
+answer_2
+""",
+        explanation=(
+            "A container's image_ref is the id of the image it runs; an image "
+            "whose id no container names, running or exited, is what image "
+            "garbage collection may remove."
+        ),
+    ),
+}
+solution = solution_lookup("03", SOLUTIONS)

@@ -6,9 +6,9 @@ import gzip
 import hashlib
 
 from ..image import OCILayout, list_layer
-from . import CheckResult, not_answered
+from . import CheckResult, Solution, not_answered, solution_lookup
 
-__all__ = ["check_deleted_path", "check_diff_id"]
+__all__ = ["SOLUTIONS", "check_deleted_path", "check_diff_id", "solution"]
 
 
 def check_diff_id(answer: str | None, layout: OCILayout, ref_name: str) -> CheckResult:
@@ -56,3 +56,43 @@ def check_deleted_path(
     return CheckResult(
         name, False, f"{answer!r} is not deleted by that layer. Hint: {hint}"
     )
+
+
+SOLUTIONS = {
+    1: Solution(
+        lesson="04",
+        exercise=1,
+        answer="answer_1",
+        code="""\
+import gzip
+
+entry = next(one for one in layout.images() if one.ref_name == ref_name)
+blob = layout.read_blob(entry.manifest.layers[0], max_bytes=1 << 30)
+answer_1 = "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+answer_1
+""",
+        explanation=(
+            "The layer's digest in the manifest hashes the gzip bytes; the "
+            "diff_id in the config hashes the tar inside, so that a layer keeps "
+            "its identity whatever the compression."
+        ),
+    ),
+    2: Solution(
+        lesson="04",
+        exercise=2,
+        answer="answer_2",
+        code="""\
+entry = next(one for one in layout.images() if one.ref_name == ref_name)
+with layout.open_blob(entry.manifest.layers[1]) as stream:
+    entries = list_layer(stream)
+deleted = entries.loc[entries["whiteout"] == "file", "whiteout_target"]
+answer_2 = deleted.iloc[0]
+answer_2
+""",
+        explanation=(
+            "A whiteout is an empty file named .wh.<name> beside the path it "
+            "deletes; list_layer decodes the name into whiteout_target."
+        ),
+    ),
+}
+solution = solution_lookup("04", SOLUTIONS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..runtime.spec import default_config
-from . import CheckResult, not_answered
+from . import CheckResult, Solution, not_answered, solution_lookup
 
-__all__ = ["check_default_namespaces", "check_memory_limit"]
+__all__ = ["SOLUTIONS", "check_default_namespaces", "check_memory_limit", "solution"]
 
 
 def check_default_namespaces(answer: Iterable[str] | None) -> CheckResult:
@@ -56,3 +56,41 @@ def check_memory_limit(
     return CheckResult(
         name, False, f"{answer!r} is not what a 32 MiB limit gives. Hint: {hint}"
     )
+
+
+SOLUTIONS = {
+    1: Solution(
+        lesson="05",
+        exercise=1,
+        answer="answer_1",
+        code="""\
+answer_1 = {namespace.type for namespace in default_config().linux.namespaces}
+answer_1
+""",
+        explanation=(
+            "runc spec creates pid, network, ipc, uts and mount namespaces; "
+            "ocilab's image conversion also adds cgroup, and neither adds a user "
+            "namespace, so root inside is root outside, confined by capabilities,"
+            " seccomp and the rest."
+        ),
+    ),
+    2: Solution(
+        lesson="05",
+        exercise=2,
+        answer="answer_2",
+        code="""\
+exit_code, output = run_with(
+    {"linux": {"resources": {"memory": {"limit": 32 * 1024 * 1024}}}},
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+)
+answer_2 = int(output)
+answer_2
+""",
+        explanation=(
+            "runc writes linux.resources.memory.limit into the container's memory"
+            " cgroup, and the container reads it back through its own cgroup "
+            "mount: 32 MiB is 33554432 bytes."
+        ),
+    ),
+}
+solution = solution_lookup("05", SOLUTIONS)

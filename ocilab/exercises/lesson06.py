@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..distribution.client import RegistryClient
-from . import CheckResult, not_answered
+from . import CheckResult, Solution, not_answered, solution_lookup
 
-__all__ = ["check_patch_count", "check_tag_digest"]
+__all__ = ["SOLUTIONS", "check_patch_count", "check_tag_digest", "solution"]
 
 
 def check_patch_count(answer: int | None, client: RegistryClient) -> CheckResult:
@@ -45,3 +45,37 @@ def check_tag_digest(
     return CheckResult(
         name, False, f"{answer!r} is not that tag's digest. Hint: {hint}"
     )
+
+
+SOLUTIONS = {
+    1: Solution(
+        lesson="06",
+        exercise=1,
+        answer="answer_1",
+        code="""\
+exchanges = client.exchanges_frame()
+answer_1 = int((exchanges["method"] == "PATCH").sum())
+answer_1
+""",
+        explanation=(
+            "The exchange log keeps every request the client sent; a chunked "
+            "upload sends one PATCH per chunk between the POST that opens the "
+            "session and the PUT that closes it."
+        ),
+    ),
+    2: Solution(
+        lesson="06",
+        exercise=2,
+        answer="answer_2",
+        code="""\
+answer_2 = client.head_manifest(repository, "v2").digest
+answer_2
+""",
+        explanation=(
+            "A HEAD request on a manifest returns the Docker-Content-Digest "
+            "header without the body, which is how clients resolve a tag to a "
+            "digest cheaply."
+        ),
+    ),
+}
+solution = solution_lookup("06", SOLUTIONS)
