@@ -223,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
         "folder",
         nargs="?",
         type=Path,
-        help="folder of notebooks (default: the repository's notebooks/)",
+        help="a folder of notebooks, or one .ipynb file (default: the repository's notebooks/)",
     )
     run.add_argument(
         "--output",

@@ -302,16 +302,21 @@ def main_run(
 ) -> int:
     """Run every notebook in a folder, print the results and return the exit code.
 
-    ``notebook_dir`` defaults to :func:`default_notebook_dir` and ``output_dir``
-    to a new temporary folder. The output folder is printed so the executed
-    copies can be opened, and ``report.html`` in it shows each notebook's
-    status, time and failing cell. Returns 0 when every notebook passed, otherwise 1.
+    ``notebook_dir`` is a folder or one ``.ipynb`` file and defaults to
+    :func:`default_notebook_dir`; ``output_dir`` defaults to a new temporary
+    folder. The output folder is printed so the executed copies can be
+    opened, and ``report.html`` in it shows each notebook's status, time and
+    failing cell. Returns 0 when every notebook passed, otherwise 1.
 
     Raises:
         NotebookError: the notebook folder is missing or contains no notebooks.
     """
     folder = notebook_dir if notebook_dir is not None else default_notebook_dir()
-    notebooks = find_notebooks(folder)
+    if folder.suffix == ".ipynb" and folder.is_file():
+        notebooks = [folder]
+        folder = folder.parent
+    else:
+        notebooks = find_notebooks(folder)
     if not notebooks:
         raise NotebookError(f"no *.ipynb notebooks found in {folder}")
     if output_dir is None:

@@ -503,3 +503,17 @@ def test_html_report_without_executed_copy(tmp_path: Path) -> None:
 
     assert not result.ok
     assert "no executed copy was written" in page
+
+
+def test_main_run_single_notebook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(tmp_path / "lessons" / "01-pass.ipynb", ["print('ok')"])
+    only = write_notebook(tmp_path / "lessons" / "02-other.ipynb", ["print('ok')"])
+
+    code = main_run(only, tmp_path / "out", None)
+
+    assert code == 0
+    assert "Running 1 notebook from" in capsys.readouterr().out
+    assert (tmp_path / "out" / "02-other.ipynb").exists()
+    assert not (tmp_path / "out" / "01-pass.ipynb").exists()
