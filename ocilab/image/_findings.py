@@ -161,6 +161,11 @@ class Findings(list[Finding]):
         if not self.ok:
             raise ValidationError(self)
 
+    def _repr_html_(self) -> str:
+        from ._html_views import findings_html
+
+        return findings_html(self)
+
 
 _MEDIA_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"

@@ -163,6 +163,11 @@ class Descriptor:
             }
         )
 
+    def _repr_html_(self) -> str:
+        from ._html_views import descriptor_html
+
+        return descriptor_html(self)
+
 
 def _descriptor(raw: Mapping[str, Any], key: str) -> Descriptor | None:
     value = raw.get(key)
@@ -201,6 +206,11 @@ class ImageManifest:
             raw=dict(raw),
         )
 
+    def _repr_html_(self) -> str:
+        from ._html_views import manifest_html
+
+        return manifest_html(self)
+
 
 @dataclass(frozen=True)
 class ImageIndex:
@@ -225,6 +235,11 @@ class ImageIndex:
             annotations=_annotations(raw),
             raw=dict(raw),
         )
+
+    def _repr_html_(self) -> str:
+        from ._html_views import index_html
+
+        return index_html(self)
 
 
 @dataclass(frozen=True)
@@ -290,6 +305,11 @@ class ImageConfig:
         return Platform(
             architecture=self.architecture, os=self.os, variant=self.variant
         )
+
+    def _repr_html_(self) -> str:
+        from ._html_views import config_html
+
+        return config_html(self)
 
 
 @dataclass(frozen=True)

@@ -544,6 +544,11 @@ class RuntimeConfig:
         """Return a deep copy of the JSON object this config was read from."""
         return copy.deepcopy(self.raw)
 
+    def _repr_html_(self) -> str:
+        from ._html_views import runtime_config_html
+
+        return runtime_config_html(self)
+
 
 def parse(text: str | bytes) -> RuntimeConfig:
     """Parse config.json text, raising RuntimeConfigError unless it is a JSON object."""
