@@ -27,6 +27,7 @@ from .models import (
     Platform,
     parse_document,
 )
+from .plots import plot_layer_sizes
 from .unpack import UnpackReport, unpack_layers
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "parse_digest",
     "parse_document",
     "platform_matches",
+    "plot_layer_sizes",
     "save_archive",
     "unpack_layers",
     "verify_bytes",
