@@ -7,6 +7,7 @@ into a notebook page.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ __all__ = [
     "json_block",
     "key_value_table",
     "paragraph",
+    "png_image",
 ]
 
 _MONOSPACE = "font-family:var(--jp-code-font-family,monospace);font-size:12px"
@@ -96,3 +98,9 @@ def details(summary: str, body_html: str, *, open_: bool = False) -> str:
         f"<details{attribute}><summary>{html.escape(summary)}</summary>"
         f"{body_html}</details>"
     )
+
+
+def png_image(data: bytes, *, alt: str) -> str:
+    """Embed PNG bytes as an inline image (base64 needs no escaping in an attribute)."""
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt)}">'

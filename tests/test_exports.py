@@ -36,6 +36,14 @@ MODULES = [
     "ocilab.runtime.driver",
     "ocilab.runtime.bundle",
     "ocilab.runtime.inspect",
+    "ocilab.magics",
+    "ocilab.image.plots",
+    "ocilab.widgets",
+    "ocilab.widgets.cri",
+    "ocilab.widgets.image",
+    "ocilab.widgets.registry",
+    "ocilab.widgets.runtime",
+    "ocilab.exercises",
 ]
 
 
