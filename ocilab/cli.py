@@ -139,8 +139,29 @@ def _describe(data: dict[str, Any]) -> str:
 def _notebooks_run(args: argparse.Namespace) -> int:
     from .notebooks import main_run
 
-    parameters = dict(item.split("=", 1) for item in args.parameter)
+    parameters = {}
+    for item in args.parameter:
+        name, equals, value = item.partition("=")
+        if not equals or not name.isidentifier():
+            raise OcilabError(
+                f"invalid notebook parameter {item!r}: write NAME=VALUE, "
+                "for example -p reveal_solutions=True"
+            )
+        parameters[name] = parameter_value(value)
     return main_run(args.folder, args.output, parameters or None)
+
+
+def parameter_value(text: str) -> Any:
+    """Read a -p value as papermill's own CLI does: bool, None, int, float, else text."""
+    words = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in words:
+        return words[text.lower()]
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _port(text: str) -> int:
@@ -236,7 +257,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="papermill parameter, repeatable",
+        help="papermill parameter, repeatable; True, False, None and numbers "
+        "become Python values, anything else a string",
     )
     run.set_defaults(handler=_notebooks_run)
     return parser

@@ -17,6 +17,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from ocilab._notebook_report import failing_cell, html_report
+from ocilab.cli import main as cli_main
+from ocilab.cli import parameter_value
 from ocilab.errors import NotebookError
 from ocilab.notebooks import (
     NotebookResult,
@@ -517,3 +519,53 @@ def test_main_run_single_notebook(
     assert "Running 1 notebook from" in capsys.readouterr().out
     assert (tmp_path / "out" / "02-other.ipynb").exists()
     assert not (tmp_path / "out" / "01-pass.ipynb").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("True", True),
+        ("false", False),
+        ("None", None),
+        ("12", 12),
+        ("2.5", 2.5),
+        (
+            "unix:///run/containerd/containerd.sock",
+            "unix:///run/containerd/containerd.sock",
+        ),
+        ("", ""),
+    ],
+)
+def test_parameter_value_types(text: str, value: object) -> None:
+    assert parameter_value(text) == value
+    assert type(parameter_value(text)) is type(value)
+
+
+def test_cli_parameters_reach_notebook(tmp_path: Path) -> None:
+    notebook = write_notebook(
+        tmp_path / "lessons" / "01-params.ipynb",
+        ["flag = True\nname = 'x'", "assert flag is False, flag\nassert name == 'y'"],
+        parameters_cell=0,
+    )
+    code = cli_main(
+        [
+            "notebooks",
+            "run",
+            str(notebook),
+            "--output",
+            str(tmp_path / "out"),
+            "-p",
+            "flag=False",
+            "-p",
+            "name=y",
+        ]
+    )
+    assert code == 0
+
+
+def test_cli_rejects_parameter_without_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli_main(["notebooks", "run", "-p", "reveal_solutions"])
+    assert code == 2
+    assert "write NAME=VALUE" in capsys.readouterr().err
