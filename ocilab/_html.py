@@ -72,7 +72,7 @@ def json_block(document: Any, *, max_chars: int = 200_000) -> str:
 
 
 def key_value_table(rows: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
-    """A two-column table of names and values, each value escaped as text."""
+    """Build a two-column table of names and values, each value escaped as text."""
     items = rows.items() if isinstance(rows, Mapping) else rows
     body = "".join(
         f'<tr><th style="text-align:left">{html.escape(str(key))}</th>'
@@ -83,7 +83,7 @@ def key_value_table(rows: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
 
 
 def frame_table(frame: pd.DataFrame, *, max_rows: int = 200) -> str:
-    """A DataFrame as an escaped HTML table, cut at max_rows with a note saying so."""
+    """Render a DataFrame as an escaped HTML table, cut at max_rows with a note."""
     shown = frame.head(max_rows)
     table = shown.to_html(index=False, escape=True, border=0, na_rep="")
     if len(frame) > max_rows:
@@ -92,7 +92,7 @@ def frame_table(frame: pd.DataFrame, *, max_rows: int = 200) -> str:
 
 
 def details(summary: str, body_html: str, *, open_: bool = False) -> str:
-    """A collapsible section; body_html must already be escaped HTML."""
+    """Build a collapsible section; body_html must already be escaped HTML."""
     attribute = " open" if open_ else ""
     return (
         f"<details{attribute}><summary>{html.escape(summary)}</summary>"

@@ -1,8 +1,8 @@
 """A real browser test: JupyterLab in Debian's Chromium renders an ocilab explorer.
 
 Playwright drives the system Chromium (/usr/bin/chromium) headless; it never
-downloads a browser. JupyterLab runs on 127.0.0.1 with a random token and its
-own config, data-free runtime and workspace folders under tmp_path. The
+downloads a browser. JupyterLab runs on 127.0.0.1 with a random token, and its
+config, runtime, settings and workspace folders are temporary ones. The
 screenshot is kept in $OCILAB_ARTIFACTS/browser/ (default: artifacts/ in the
 repository).
 """
@@ -72,11 +72,71 @@ def _kernel_processes(server_pid: int) -> list[psutil.Process]:
     return [child for child in children if "ipykernel" in " ".join(child.cmdline())]
 
 
+def _jupyter_command(base: Path, root: Path, port: int, token: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        f"--LabApp.user_settings_dir={base / 'settings'}",
+        # No update checks or news: the test must not reach beyond loopback.
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=None",
+    ]
+
+
+def _wait_until_serving(lab: JupyterLab, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            status = httpx.get(f"{lab.url}/api/status", params={"token": lab.token})
+            if status.status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if lab.process.poll() is not None or time.monotonic() > deadline:
+            lab.process.kill()
+            pytest.fail("JupyterLab did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+
+
+def _stop(lab: JupyterLab) -> None:
+    """Stop the server and check that the kernels it started are gone."""
+    kernels = _kernel_processes(lab.process.pid)
+    # SIGTERM makes the server shut its kernels down before it exits.
+    os.killpg(lab.process.pid, signal.SIGTERM)
+    try:
+        lab.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(lab.process.pid, signal.SIGKILL)
+        lab.process.wait(timeout=10)
+    _gone, alive = psutil.wait_procs(kernels, timeout=10)
+    for kernel in alive:
+        kernel.kill()
+    assert alive == [], f"JupyterLab left kernels running: {alive}"
+
+
 @pytest.fixture(scope="module")
 def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     base = tmp_path_factory.mktemp("jupyter")
     root = base / "notebooks"
     root.mkdir()
+
+    # No news prompt, which would cover the page and fetch from the internet.
+    news = base / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+
     token = secrets.token_hex(16)
     port = free_port()
     env = {
@@ -85,71 +145,21 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "IPYTHONDIR": str(base / "ipython"),
     }
-    log = (base / "jupyter.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--allow-root",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.workspaces_dir={base / 'workspaces'}",
-            f"--LabApp.user_settings_dir={base / 'settings'}",
-            # No update or news checks: this machine has no route to the internet.
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.news_url=None",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-    # No news prompt: it would cover the page and could ask the internet.
-    news = base / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            if (
-                httpx.get(f"{url}/api/status", params={"token": token}).status_code
-                == 200
-            ):
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(
-                "JupyterLab did not start: "
-                + (base / "jupyter.log").read_text()[-3000:]
-            )
-        time.sleep(0.2)
+    log_path = base / "jupyter.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            _jupyter_command(base, root, port, token),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, process)
+    _wait_until_serving(lab, log_path)
     try:
-        yield JupyterLab(url, token, root, process)
+        yield lab
     finally:
-        kernels = _kernel_processes(process.pid)
-        # SIGTERM makes the server shut its kernels down before it exits.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
-        _gone, alive = psutil.wait_procs(kernels, timeout=10)
-        for kernel in alive:
-            kernel.kill()
-        assert alive == [], f"JupyterLab left kernels running: {alive}"
+        _stop(lab)
 
 
 @pytest.fixture(scope="module")

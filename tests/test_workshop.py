@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from pathlib import Path
 
@@ -67,7 +66,7 @@ def test_solutions_hidden_by_default(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     for solution in _lesson_module(path).SOLUTIONS.values():
         code_lines = [line for line in solution.code.splitlines() if "=" in line]
-        # The lesson itself never contains a solution's answer line.
+        # The lesson itself never contains the line of a solution that sets the answer.
         answer_line = next(
             line for line in code_lines if line.startswith(f"{solution.answer} =")
         )
@@ -96,7 +95,6 @@ def test_solved_lesson_passes_checks(path: Path, lab: LabInfo, tmp_path: Path) -
     solved = tmp_path / "in" / path.name
     solved.parent.mkdir()
     nbformat.write(_solved(path), solved)
-    # The notebook may read files beside it; run it from the lesson folder's copy.
     result = run_notebook(
         solved,
         tmp_path / "out",
@@ -121,4 +119,3 @@ def test_solved_lesson_passes_checks(path: Path, lab: LabInfo, tmp_path: Path) -
         output.get("data", {}).get("text/html", "") for output in revealed[0].outputs
     )
     assert shown.count("worked solution") == len(_lesson_module(path).SOLUTIONS)
-    assert os.path.exists(result.output_path)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ResetReport:
-    """What `reset` removed: CRI objects, images, registry repositories, seconds taken."""
+    """Counts and names of what `reset` removed, and the seconds it took."""
 
     containers: int = 0
     pods: int = 0
@@ -27,7 +27,7 @@ class ResetReport:
 def remove_cri_objects(info: LabInfo, report: ResetReport) -> None:
     """Remove every container, pod and image except the lab's seeded images.
 
-    An image is kept when one of its tags is a seeded reference; its other
+    An image is kept when one of its tags is a seeded reference. Its other
     tags stay too, because the CRI removes an image with all its tags.
     """
     from ..cri import CRIClient

@@ -2,7 +2,7 @@
 
 Each explorer keeps its logic in plain functions of its module, which take
 data and return DataFrames, text or HTML, so tests call them without a
-display; the explorer class only wires those functions to controls. An
+display. The explorer class only wires those functions to controls. An
 explorer object displays itself as the last value of a cell, and its
 ``widget`` attribute is the top-level ipywidgets container.
 """
