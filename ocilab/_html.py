@@ -53,13 +53,23 @@ def paragraph(text: str, *, colour: str | None = None) -> str:
     return f"<p{style}>{html.escape(text)}</p>"
 
 
-def code_block(text: str, *, max_chars: int = 200_000) -> str:
-    """Show text as preformatted code, cut at max_chars with a note saying so."""
+def code_block(text: str, *, max_chars: int = 200_000, keep: str = "head") -> str:
+    """Show text as preformatted code, cut at max_chars with a note saying so.
+
+    ``keep="tail"`` keeps the last max_chars characters, for logs, whose
+    newest lines are at the end.
+    """
+    if keep not in ("head", "tail"):
+        raise ValueError(f"invalid keep {keep!r}: use 'head' or 'tail'")
     shown = text
     note = ""
     if len(text) > max_chars:
-        shown = text[:max_chars]
-        note = paragraph(f"(first {max_chars:,} of {len(text):,} characters shown)")
+        if keep == "head":
+            shown = text[:max_chars]
+            note = paragraph(f"(first {max_chars:,} of {len(text):,} characters shown)")
+        else:
+            shown = text[-max_chars:]
+            note = paragraph(f"(last {max_chars:,} of {len(text):,} characters shown)")
     return f'<pre style="{_MONOSPACE}">{html.escape(shown)}</pre>{note}'
 
 

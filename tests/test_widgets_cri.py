@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ocilab.cri import CRIClient, ExecResult
+from ocilab.cri.logs import LogEntry
 from ocilab.errors import InvalidRequestError
 from ocilab.lab import LabInfo
 from ocilab.widgets import CRIExplorer
@@ -26,6 +28,7 @@ from ocilab.widgets.cri import (
     container_details,
     container_frame,
     exec_result_html,
+    log_html,
     log_tail,
     parse_command,
     pod_frame,
@@ -408,3 +411,78 @@ def test_exec_result_html_escapes() -> None:
     assert "exit code 2" in pane
     assert "$ echo &#x27;&lt;b&gt;&#x27;" in pane
     assert "(empty)" in pane
+
+
+@pytest.mark.lab
+def test_follow_stops_when_container_removed(workload: Workload) -> None:
+    cri = workload.cri
+    container_id = cri.create_container(
+        workload.pod_id,
+        container_config(workload.image, "gone", "echo before; sleep 600"),
+        workload.pod_config,
+    )
+    view = CRIExplorer(cri, poll_interval=0.1)
+    try:
+        cri.start_container(container_id)
+        view.refresh_button.click()
+        view.pod_select.value = workload.pod_id
+        view.container_select.value = container_id
+        view.follow_toggle.value = True
+        assert view.following
+
+        cri.stop_container(container_id, grace_period=0)
+        cri.remove_container(container_id)
+
+        assert wait_for(lambda: not view.following, timeout=10)
+        assert "stopped: the container was removed" in view.log_html.value
+        assert view.follow_toggle.value is False
+    finally:
+        view.close()
+
+
+@pytest.mark.lab
+def test_follow_keeps_up_with_fast_writer(workload: Workload) -> None:
+    cri = workload.cri
+    script = "sleep 1; i=0; while [ $i -lt 20000 ]; do echo fast-$i; i=$((i+1)); done; sleep 600"
+    container_id = cri.create_container(
+        workload.pod_id,
+        container_config(workload.image, "fast", script),
+        workload.pod_config,
+    )
+    view = CRIExplorer(cri, poll_interval=0.1, tail_lines=20000)
+    try:
+        cri.start_container(container_id)
+        view.refresh_button.click()
+        view.pod_select.value = workload.pod_id
+        view.container_select.value = container_id
+        view.follow_toggle.value = True
+        # Redrawing once per poll, not once per line, keeps the follower close
+        # behind the writer; the pane keeps the newest lines when it cuts.
+        assert wait_for(lambda: "fast-19999" in view.log_html.value, timeout=30)
+        started = time.monotonic()
+        view.close()
+        assert time.monotonic() - started < 5
+        assert not view.following
+        assert all(
+            not thread.name.startswith("ocilab-follow") or not thread.is_alive()
+            for thread in threading.enumerate()
+        )
+    finally:
+        view.close()
+        cri.stop_container(container_id, grace_period=0)
+        cri.remove_container(container_id)
+
+
+def test_log_html_keeps_newest_lines() -> None:
+    entries = [
+        LogEntry(
+            timestamp_ns=1_700_000_000_000_000_000 + index,
+            stream="stdout",
+            content=f"line-{index:05d} " + "x" * 60,
+        )
+        for index in range(5000)
+    ]
+    page = log_html(entries)
+    assert "line-04999" in page
+    assert "line-00000" not in page
+    assert "(last 200,000 of" in page

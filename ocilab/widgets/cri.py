@@ -29,6 +29,7 @@ import logging
 import os
 import shlex
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self
 
@@ -71,6 +72,8 @@ OK_COLOUR = "#1b5e20"
 POD_COLUMNS = ["pod_id", "name", "namespace", "state", "created"]
 CONTAINER_COLUMNS = ["container_id", "name", "state", "attempt", "image", "created"]
 _MIB = 1 << 20
+# How often a follower asks the runtime whether its container still exists.
+REMOVAL_CHECK_SECONDS = 2.0
 
 
 # ------------------------------------------------------------------ listing
@@ -285,7 +288,10 @@ def log_html(entries: Iterable[LogEntry], *, path: str = "", note: str = "") -> 
     if note:
         header += f" ({note})"
     text = "\n".join(_log_line(entry) for entry in entries)
-    return _html.paragraph(header) + _html.code_block(text or "(no lines yet)")
+    # The newest lines are at the end, so a cut keeps the end.
+    return _html.paragraph(header) + _html.code_block(
+        text or "(no lines yet)", keep="tail"
+    )
 
 
 # --------------------------------------------------------------------- exec
@@ -458,6 +464,8 @@ class CRIExplorer:
         )
         self._follow_stop: threading.Event | None = None
         self._follow_thread: threading.Thread | None = None
+        self._render_thread: threading.Thread | None = None
+        self._log_dirty = False
         self._stats_previous: Any = None
         self._stats_rows: list[dict[str, Any]] = []
 
@@ -796,48 +804,112 @@ class CRIExplorer:
             self.follow_toggle.value = False
             return
         seen = {(entry.timestamp_ns, entry.stream, entry.content) for entry in tail}
-        thread = threading.Thread(
+        reader = threading.Thread(
             target=self._follow,
             args=(entries, path, seen),
             name=f"ocilab-follow-{short_id(container_id)}",
             daemon=True,
         )
+        renderer = threading.Thread(
+            target=self._render_follow,
+            args=(path, container_id, stop),
+            name=f"ocilab-follow-render-{short_id(container_id)}",
+            daemon=True,
+        )
         with self._log_lock:
             self._log_entries = collections.deque(tail, maxlen=lines)
+            self._log_dirty = False
             self.log_html.value = log_html(tail, path=path, note="following")
             self._follow_stop = stop
-            self._follow_thread = thread
-        thread.start()
+            self._follow_thread = reader
+            self._render_thread = renderer
+        reader.start()
+        renderer.start()
         # Keeps the toggle in step when start_follow is called directly. Its
         # observer then finds the thread running and returns.
         self.follow_toggle.value = True
 
     def _follow(self, entries: Iterable[LogEntry], path: str, seen: set[Any]) -> None:
+        """Append new entries; the renderer thread redraws the pane."""
         try:
             for entry in entries:
                 with self._log_lock:
                     if (entry.timestamp_ns, entry.stream, entry.content) in seen:
                         continue
                     self._log_entries.append(entry)
-                    self.log_html.value = log_html(
-                        self._log_entries, path=path, note="following"
-                    )
+                    self._log_dirty = True
         except Exception as error:  # noqa: BLE001 - see the comment below
             # An exception here would reach no caller, so the pane shows it.
             log.warning("following %s failed: %s", path, error)
             with self._log_lock:
+                self._log_dirty = False
                 self.log_html.value = log_html(self._log_entries, path=path) + (
                     error_html(error, f"Following {path}")
                 )
 
+    def _render_follow(
+        self, path: str, container_id: str, stop: threading.Event
+    ) -> None:
+        """Redraw the log pane at most once per poll interval while lines arrive.
+
+        Redrawing per line made a fast writer slow the follower to a crawl,
+        because each redraw formats the whole tail. Every few seconds the
+        container's status is checked too, because containerd 1.6 keeps the
+        log file after RemoveContainer, so the file alone never shows that
+        the container is gone.
+        """
+        checked = time.monotonic()
+        while not stop.wait(self.poll_interval):
+            self._redraw_if_dirty(path, "following")
+            if time.monotonic() - checked < REMOVAL_CHECK_SECONDS:
+                continue
+            checked = time.monotonic()
+            try:
+                self.client.container_status(container_id)
+            except CRICallError as error:
+                if error.code != "NOT_FOUND":
+                    continue
+                stop.set()
+                with self._log_lock:
+                    self.log_html.value = log_html(
+                        self._log_entries,
+                        path=path,
+                        note="stopped: the container was removed",
+                    )
+                    self._log_dirty = False
+                    self._follow_stop = self._follow_thread = None
+                    self._render_thread = None
+                self.follow_toggle.value = False
+                return
+            except Exception as error:  # noqa: BLE001 - a lost runtime is not fatal here
+                log.warning(
+                    "status of %s during follow failed: %s", container_id, error
+                )
+        self._redraw_if_dirty(path, None)
+
+    def _redraw_if_dirty(self, path: str, note: str | None) -> None:
+        with self._log_lock:
+            if not self._log_dirty:
+                return
+            self._log_dirty = False
+            self.log_html.value = log_html(
+                self._log_entries, path=path, note=note or ""
+            )
+
     def stop_follow(self) -> None:
         """Stop following the log; lines already shown stay."""
         with self._log_lock:
-            stop, thread = self._follow_stop, self._follow_thread
+            stop, threads = (
+                self._follow_stop,
+                (self._follow_thread, self._render_thread),
+            )
             self._follow_stop = self._follow_thread = None
+            self._render_thread = None
         if stop is not None:
             stop.set()
-        if thread is not None:
+        for thread in threads:
+            if thread is None or thread is threading.current_thread():
+                continue
             thread.join(timeout=self.poll_interval * 4 + 5)
             if thread.is_alive():
                 log.warning("the log follower %s did not stop in time", thread.name)
