@@ -6,6 +6,7 @@ import datetime
 import html
 import os
 import re
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,12 +18,25 @@ from ._html import code_block
 if TYPE_CHECKING:
     from .notebooks import NotebookResult
 
-__all__ = ["REPORT_NAME", "failing_cell", "html_report", "write_html_report"]
+__all__ = [
+    "REPORT_NAME",
+    "failing_cell",
+    "html_report",
+    "plain_text",
+    "write_html_report",
+]
 
 REPORT_NAME = "report.html"
 
 # Tracebacks from IPython carry ANSI colour codes, which a browser shows as text.
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def plain_text(text: str) -> str:
+    """Remove ANSI escape sequences and other control characters except newlines."""
+    text = _ANSI.sub("", text)
+    return "".join(char for char in text if char.isprintable() or char in "\n ")
+
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; }
@@ -67,7 +81,18 @@ def failing_cell(
         )
     else:
         text = ""
-    return cell.source, _ANSI.sub("", text)
+    return cell.source, plain_text(text)
+
+
+def _link(path: Path, report_dir: Path | None) -> str:
+    """Return a URL for path that a file name cannot turn into a scheme, query or fragment.
+
+    "javascript:x.ipynb" or "a#b.ipynb" would otherwise be read as a URL.
+    """
+    if report_dir is None:
+        return Path(path).resolve().as_uri()
+    relative = os.path.relpath(path, report_dir)
+    return "./" + urllib.parse.quote(relative.replace(os.sep, "/"))
 
 
 def html_report(
@@ -88,14 +113,9 @@ def html_report(
         )
         name = html.escape(result.name)
         if result.output_path is not None:
-            target = (
-                os.path.relpath(result.output_path, report_dir)
-                if report_dir is not None
-                else str(result.output_path)
-            )
-            name = f'<a href="{html.escape(target)}">{name}</a>'
+            name = f'<a href="{html.escape(_link(result.output_path, report_dir))}">{name}</a>'
         cell = "" if result.failed_cell is None else f"In [{result.failed_cell}]"
-        error = html.escape(result.error or "")
+        error = html.escape(plain_text(result.error or ""))
         if not result.ok:
             error = f'<a href="#failure-{index}">{error}</a>'
         rows.append(

@@ -140,20 +140,23 @@ def _notebooks_run(args: argparse.Namespace) -> int:
     from .notebooks import main_run
 
     parameters = {}
-    for item in args.parameter:
+    items = [(item, True) for item in args.parameter]
+    items += [(item, False) for item in args.raw_parameter]
+    for item, typed in items:
         name, equals, value = item.partition("=")
         if not equals or not name.isidentifier():
             raise OcilabError(
                 f"invalid notebook parameter {item!r}: write NAME=VALUE, "
                 "for example -p reveal_solutions=True"
             )
-        parameters[name] = parameter_value(value)
+        parameters[name] = parameter_value(value) if typed else value
     return main_run(args.folder, args.output, parameters or None)
 
 
 def parameter_value(text: str) -> Any:
     """Read a -p value as papermill's own CLI does: bool, None, int, float, else text."""
     words = {"true": True, "false": False, "none": None, "null": None}
+    text = text.strip()
     if text.lower() in words:
         return words[text.lower()]
     for number in (int, float):
@@ -259,6 +262,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="papermill parameter, repeatable; True, False, None and numbers "
         "become Python values, anything else a string",
+    )
+    run.add_argument(
+        "-r",
+        "--raw-parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="papermill parameter passed as a string, as written (for example -r pod_name=007)",
     )
     run.set_defaults(handler=_notebooks_run)
     return parser

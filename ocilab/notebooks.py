@@ -28,7 +28,7 @@ from papermill.exceptions import PapermillExecutionError
 from papermill.execute import raise_for_execution_errors
 from tqdm import tqdm
 
-from ocilab._notebook_report import write_html_report
+from ocilab._notebook_report import plain_text, write_html_report
 from ocilab.errors import NotebookError
 
 __all__ = [
@@ -281,7 +281,8 @@ def format_results(results: Iterable[NotebookResult]) -> str:
         status = "ok" if result.ok else "FAILED"
         line = f"{result.name:<{width}}  {status:<6}  {result.seconds:>7.1f}"
         if result.error is not None:
-            line += f"  {result.error}"
+            # Control characters in a message must not drive the terminal.
+            line += f"  {plain_text(result.error)}"
             if result.failed_cell is not None:
                 line += f" (cell In [{result.failed_cell}])"
         lines.append(line)

@@ -471,7 +471,7 @@ def test_main_run_writes_html_report(
     assert f"HTML report written to {report}" in capsys.readouterr().out
     page = report.read_text()
     assert "2 notebooks, 1 ok, 1 failed" in page
-    assert '<a href="01-pass.ipynb">01-pass.ipynb</a>' in page
+    assert '<a href="./01-pass.ipynb">01-pass.ipynb</a>' in page
     assert '<span class="failed">FAILED</span>' in page
     assert "In [2]" in page
     # The failing cell's source and error are shown escaped, without ANSI codes.
@@ -534,6 +534,7 @@ def test_main_run_single_notebook(
             "unix:///run/containerd/containerd.sock",
         ),
         ("", ""),
+        (" False ", False),
     ],
 )
 def test_parameter_value_types(text: str, value: object) -> None:
@@ -569,3 +570,112 @@ def test_cli_rejects_parameter_without_value(
     code = cli_main(["notebooks", "run", "-p", "reveal_solutions"])
     assert code == 2
     assert "write NAME=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_cli_run_kernel_killed_mid_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid_file = tmp_path / "kernel.pid"
+    pid_source = (
+        "import os, pathlib\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))"
+    )
+    sleep_source = "import time; time.sleep(10**6)"
+    notebook = write_notebook(
+        tmp_path / "lessons" / "01-killed.ipynb",
+        [pid_source, sleep_source, 'print("unreachable")'],
+    )
+    output_dir = tmp_path / "out"
+    stop = threading.Event()
+    killer = threading.Thread(target=kill_when_pid_written, args=(pid_file, 1.0, stop))
+
+    with watch_kernels() as seen:
+        killer.start()
+        try:
+            code = cli_main(
+                ["notebooks", "run", str(notebook), "--output", str(output_dir)]
+            )
+        finally:
+            stop.set()
+            killer.join()
+
+    # The run ends with an error, in the exit code and the table.
+    assert code == 1
+    stdout = capsys.readouterr().out
+    assert "01-killed.ipynb  FAILED" in stdout
+    assert "DeadKernelError: Kernel died (cell In [2])" in stdout
+    assert "total: 1 notebooks, 0 ok, 1 failed" in stdout
+
+    # The executed copy is written, with the killed cell marked as failed.
+    output = nbformat.read(output_dir / "01-killed.ipynb", as_version=4)
+    assert error_marker_count(output) == 2
+    sleeper = code_cell(output, sleep_source)
+    assert sleeper.metadata.papermill["status"] == "failed"
+    assert sleeper.outputs[-1]["ename"] == "DeadKernelError"
+    assert code_cell(output, 'print("unreachable")').outputs == []
+
+    # report.html names the killed cell and shows its source and error.
+    page = (output_dir / "report.html").read_text()
+    assert "1 notebooks, 0 ok, 1 failed" in page
+    assert '<span class="failed">FAILED</span>' in page
+    assert "In [2]" in page
+    assert "import time; time.sleep(10**6)" in page
+    assert "DeadKernelError: Kernel died" in page
+
+    # No kernel process is left, the killed one included.
+    assert int(pid_file.read_text()) in seen
+    assert_no_kernel_left(seen)
+
+
+def test_html_report_links_cannot_be_urls(tmp_path: Path) -> None:
+    names = ["javascript:alert(1).ipynb", "a#b?c d.ipynb"]
+    results = []
+    for name in names:
+        output = tmp_path / "out" / name
+        output.parent.mkdir(exist_ok=True)
+        output.write_text("{}")
+        results.append(
+            NotebookResult(name, tmp_path / name, output, ok=True, seconds=1.0)
+        )
+
+    page = html_report(results, report_dir=tmp_path / "out")
+
+    assert 'href="./javascript%3Aalert%281%29.ipynb"' in page
+    assert 'href="./a%23b%3Fc%20d.ipynb"' in page
+    assert 'href="javascript:' not in page
+
+
+def test_format_results_strips_control_characters(tmp_path: Path) -> None:
+    result = NotebookResult(
+        "x.ipynb",
+        tmp_path / "x.ipynb",
+        None,
+        ok=False,
+        seconds=1.0,
+        error="ValueError: \x1b[31mred\x1b[0m \x07bell",
+    )
+    table = format_results([result])
+    assert "\x1b" not in table
+    assert "\x07" not in table
+    assert "ValueError: red bell" in table
+
+
+def test_cli_raw_parameter_stays_text(tmp_path: Path) -> None:
+    notebook = write_notebook(
+        tmp_path / "lessons" / "01-raw.ipynb",
+        ["name = 'x'", "assert name == '007', repr(name)"],
+        parameters_cell=0,
+    )
+    code = cli_main(
+        [
+            "notebooks",
+            "run",
+            str(notebook),
+            "--output",
+            str(tmp_path / "out"),
+            "-r",
+            "name=007",
+        ]
+    )
+    assert code == 0

@@ -382,3 +382,28 @@ def test_resources_frame_memory_limit() -> None:
 
 def test_resources_frame_empty_when_rootless() -> None:
     assert explain.resources_frame(rootless_config()).empty
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"ociVersion": "1.0.2", "x": ' + "9" * 5000 + "}",
+            "invalid runtime config JSON",
+        ),
+        (
+            '{"ociVersion": "1.0.2", "hostname": "\\ud800x"}',
+            "lone surrogate '\\\\ud800'",
+        ),
+    ],
+    ids=["deep-nesting", "giant-integer", "lone-surrogate"],
+)
+def test_parse_rejects_unusable_json(text: str, message: str) -> None:
+    with pytest.raises(RuntimeConfigError, match=message):
+        parse(text)
+
+
+def test_parse_accepts_surrogate_pair() -> None:
+    config = parse('{"ociVersion": "1.0.2", "hostname": "\\ud83d\\ude00"}')
+    assert config.raw["hostname"] == "\N{GRINNING FACE}"

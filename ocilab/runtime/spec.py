@@ -556,7 +556,36 @@ def parse(text: str | bytes) -> RuntimeConfig:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RuntimeConfigError(f"invalid runtime config JSON: {error}") from error
+    except RecursionError as error:
+        raise RuntimeConfigError(
+            "invalid runtime config JSON: nested too deeply for Python's parser; "
+            "config.json needs only a few levels"
+        ) from error
+    except ValueError as error:
+        # Python refuses integers of more than 4300 digits by default.
+        raise RuntimeConfigError(f"invalid runtime config JSON: {error}") from error
+    _check_encodable(data)
     return RuntimeConfig.from_json(data)
+
+
+def _check_encodable(data: Any) -> None:
+    """Reject strings with lone UTF-16 surrogates (JSON "\\ud800"), which UTF-8 cannot hold.
+
+    json.loads accepts them, but config.json must be UTF-8, so such a config
+    could be validated and then fail when written or displayed.
+    """
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError as error:
+        raise RuntimeConfigError(
+            "invalid runtime config JSON: nested too deeply to write back"
+        ) from error
+    except UnicodeEncodeError as error:
+        raise RuntimeConfigError(
+            f"invalid runtime config JSON: a string contains the lone surrogate "
+            f"{error.object[error.start : error.end]!r}, which UTF-8 cannot encode; "
+            "remove the \\uD800-\\uDFFF escape or pair it"
+        ) from error
 
 
 # ------------------------------------------------------------------ writing
