@@ -294,6 +294,10 @@ def test_browser_from_url(pushed: Pushed) -> None:
         assert browser.client.base_url == pushed.url.rstrip("/")
     finally:
         browser.close()
+    # A closed browser leaves no widget comm open in the kernel.
+    assert browser.widget.comm is None
+    assert browser.repository.comm is None
+    assert browser.manifest_pane.comm is None
 
 
 def test_browser_rejects_url() -> None:

@@ -24,6 +24,13 @@ _MODULES = {
 }
 
 
+def close_tree(widget: Any) -> None:
+    """Close a widget and every widget below it, so the kernel frees their comms."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
+
+
 def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:

@@ -33,6 +33,7 @@ from ..errors import ImageError, OcilabError, RegistryError
 from ..image import mediatypes
 from ..image.layers import list_layer
 from ..image.models import Descriptor, ImageIndex, ImageManifest, load_json
+from . import close_tree
 from .image import ERROR_COLOUR, MAX_SHOWN_BLOB_BYTES, _is_layer_tar, entries_html
 
 __all__ = [
@@ -468,7 +469,8 @@ class RegistryBrowser:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def close(self) -> None:
-        """Close the client if the browser created it from a URL."""
+        """Close the widgets, and the client if the browser created it from a URL."""
+        close_tree(self.widget)
         if self._owns_client:
             self.client.close()
 
