@@ -279,7 +279,7 @@ def test_container_stats_frame(workload: Workload) -> None:
     )
     row = frame.iloc[0]
     assert row["name"] == "main"
-    assert row["cpu_cores"] > 0.3
+    assert row["cpu_cores"] > 0.1  # a busy loop, even on a loaded machine
     assert row["memory_working_set_bytes"] > 0
     assert frame["time"].iloc[0].value > 0
 
@@ -290,7 +290,7 @@ def test_sample_stats_over_time(workload: Workload) -> None:
     )
     assert len(frame) == 2
     assert frame["time"].is_monotonic_increasing
-    assert (frame["cpu_cores"] > 0.3).all()
+    assert (frame["cpu_cores"] > 0.1).all()
 
 
 def test_pod_stats(workload: Workload) -> None:

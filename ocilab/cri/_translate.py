@@ -26,7 +26,7 @@ from ..errors import (
     SocketNotFoundError,
     SocketPermissionError,
 )
-from .endpoint import Endpoint, socket_answers
+from .endpoint import Endpoint, non_directory_parent, socket_answers
 
 __all__ = ["CODE_TO_ERROR", "translate_rpc_error", "translating"]
 
@@ -91,6 +91,12 @@ def _unavailable(
         return SocketPermissionError(
             f"permission denied on a folder above CRI socket {path}: run as root "
             "(sudo), or ask for search (x) permission on each folder of the path",
+            **common,
+        )
+    except NotADirectoryError:
+        return SocketNotFoundError(
+            f"no CRI socket at {path}: {non_directory_parent(path)} is not a directory; "
+            f"{_start_hint(source)}",
             **common,
         )
     if not stat.S_ISSOCK(info.st_mode):

@@ -12,6 +12,7 @@ that the runtime lacks that method, and raises CRIUnimplementedError.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -25,6 +26,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ..errors import (
+    CRIConnectionError,
     CRIVersionError,
     EndpointError,
     InvalidRequestError,
@@ -209,6 +211,10 @@ class CRIClient(CRIMethods):
             options = [
                 ("grpc.default_authority", "localhost"),
                 ("grpc.max_receive_message_length", self.max_message_bytes),
+                # Channels share connections through a process-wide pool by
+                # default, so a new channel would inherit the reconnect backoff
+                # of one dropped by _drop_connection.
+                ("grpc.use_local_subchannel_pool", 1),
             ]
             channel = grpc.insecure_channel(endpoint.target, options=options)
             self._channels[endpoint.target] = channel
@@ -280,9 +286,12 @@ class CRIClient(CRIMethods):
                     continue
                 if code is grpc.StatusCode.UNIMPLEMENTED:
                     return version
-                raise translate_rpc_error(
+                translated = translate_rpc_error(
                     error, endpoint, method, source=self._source_for(endpoint)
-                ) from error
+                )
+                if isinstance(translated, CRIConnectionError):
+                    self._drop_connection(endpoint)
+                raise translated from error
             if probe == "Version":
                 self._remember_runtime(response)
             return version
@@ -381,13 +390,7 @@ class CRIClient(CRIMethods):
                 message, timeout=deadline
             )
             return self._translated_stream(stream, endpoint, path)
-        with translating(
-            endpoint,
-            path,
-            runtime=self._runtime_label(version),
-            source=self._source_for(endpoint),
-            max_message_bytes=self.max_message_bytes,
-        ):
+        with self._translating(endpoint, path, version):
             response = channel.unary_unary(path, **serializers)(
                 message, timeout=deadline
             )
@@ -433,14 +436,43 @@ class CRIClient(CRIMethods):
     def _translated_stream(
         self, stream: Any, endpoint: Endpoint, path: str
     ) -> Iterator[Any]:
-        with translating(
-            endpoint,
-            path,
-            runtime=self._runtime_label(path.split(".")[1]),
-            source=self._source_for(endpoint),
-            max_message_bytes=self.max_message_bytes,
-        ):
+        with self._translating(endpoint, path, path.split(".")[1]):
             yield from stream
+
+    @contextlib.contextmanager
+    def _translating(
+        self, endpoint: Endpoint, path: str, version: str
+    ) -> Iterator[None]:
+        """Translate gRPC errors, and drop the connection when the runtime is unreachable."""
+        try:
+            with translating(
+                endpoint,
+                path,
+                runtime=self._runtime_label(version),
+                source=self._source_for(endpoint),
+                max_message_bytes=self.max_message_bytes,
+            ):
+                yield
+        except CRIConnectionError:
+            self._drop_connection(endpoint)
+            raise
+
+    def _drop_connection(self, endpoint: Endpoint) -> None:
+        """Forget the channel and negotiated API versions of an unreachable endpoint.
+
+        After a failed connection, gRPC waits before the next attempt (1 s,
+        growing 1.6 times per failure up to 120 s, as its connection-backoff
+        spec sets) and fails calls at once meanwhile, so a runtime that came
+        back would stay unreachable through the old channel.
+        The next call opens a new channel that connects at once, and
+        negotiates again, because a restarted runtime may serve another API
+        version. The old channel is not closed: calls of other threads on it
+        keep running.
+        """
+        self._channels.pop(endpoint.target, None)
+        with _negotiated_lock:
+            for key in [key for key in _negotiated if key[0] == endpoint.target]:
+                del _negotiated[key]
 
     def _source_for(self, endpoint: Endpoint) -> str:
         return self.endpoint_source if endpoint == self.endpoint else "argument"

@@ -73,12 +73,25 @@ class Endpoint:
             return
         except PermissionError:
             return
+        except NotADirectoryError:
+            raise EndpointError(
+                f"CRI endpoint {self.path!r} is inside {non_directory_parent(self.path)!r}, "
+                "which is not a directory; point it at the runtime's unix socket"
+            ) from None
         if not stat.S_ISSOCK(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "not a socket"
             raise EndpointError(
                 f"CRI endpoint {self.path!r} exists but is {kind}; "
                 "point it at the runtime's unix socket"
             )
+
+
+def non_directory_parent(path: str) -> str:
+    """Return the first parent of path that exists and is not a directory ("" if none)."""
+    for parent in reversed(Path(path).parents):
+        if parent.exists() and not parent.is_dir():
+            return str(parent)
+    return ""
 
 
 def parse_endpoint(value: str | os.PathLike[str]) -> Endpoint:
