@@ -36,6 +36,7 @@ __all__ = [
     "default_notebook_dir",
     "find_notebooks",
     "format_results",
+    "check_parameters",
     "main_run",
     "run_notebook",
     "run_notebooks",
@@ -296,6 +297,26 @@ def format_results(results: Iterable[NotebookResult]) -> str:
     return "\n".join(lines)
 
 
+def check_parameters(notebooks: Iterable[Path], parameters: Mapping[str, Any]) -> None:
+    """Raise NotebookError for a parameter that none of the notebooks declares.
+
+    papermill only warns about an unknown name and runs on, so a misspelt
+    ``reveal_solution`` would go unnoticed in a workshop.
+    """
+    if not parameters:
+        return
+    declared: set[str] = set()
+    for path in notebooks:
+        declared |= set(papermill.inspect_notebook(str(path)))
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise NotebookError(
+            f"unknown notebook parameter {', '.join(map(repr, unknown))}: the "
+            f"notebooks declare {', '.join(sorted(declared)) or 'none'}; check "
+            "the spelling"
+        )
+
+
 def main_run(
     notebook_dir: Path | None,
     output_dir: Path | None,
@@ -313,13 +334,16 @@ def main_run(
         NotebookError: the notebook folder is missing or contains no notebooks.
     """
     folder = notebook_dir if notebook_dir is not None else default_notebook_dir()
-    if folder.suffix == ".ipynb" and folder.is_file():
+    if folder.suffix == ".ipynb":
+        if not folder.is_file():
+            raise NotebookError(f"notebook not found: {folder}")
         notebooks = [folder]
         folder = folder.parent
     else:
         notebooks = find_notebooks(folder)
     if not notebooks:
         raise NotebookError(f"no *.ipynb notebooks found in {folder}")
+    check_parameters(notebooks, parameters or {})
     if output_dir is None:
         output_dir = Path(tempfile.mkdtemp(prefix="ocilab-notebooks-"))
 

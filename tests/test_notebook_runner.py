@@ -438,7 +438,7 @@ def test_main_run_temporary_output(
     # Keep the temporary output folder inside tmp_path, so nothing is left behind.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    code = main_run(tmp_path / "lessons", None, {"unused": 1})
+    code = main_run(tmp_path / "lessons", None, None)
 
     assert code == 0
     output_dirs = list(tmp_path.glob("ocilab-notebooks-*"))
@@ -679,3 +679,21 @@ def test_cli_raw_parameter_stays_text(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
+
+
+def test_main_run_rejects_unknown_parameter(tmp_path: Path) -> None:
+    write_notebook(
+        tmp_path / "lessons" / "01-params.ipynb",
+        ["reveal_solutions = False", "print(reveal_solutions)"],
+        parameters_cell=0,
+    )
+    with pytest.raises(
+        NotebookError, match="unknown notebook parameter 'reveal_solution'"
+    ):
+        main_run(tmp_path / "lessons", tmp_path / "out", {"reveal_solution": True})
+    assert not (tmp_path / "out").exists()
+
+
+def test_main_run_missing_notebook_file(tmp_path: Path) -> None:
+    with pytest.raises(NotebookError, match="notebook not found"):
+        main_run(tmp_path / "nope.ipynb", tmp_path / "out", None)

@@ -486,3 +486,16 @@ def test_log_html_keeps_newest_lines() -> None:
     assert "line-04999" in page
     assert "line-00000" not in page
     assert "(last 200,000 of" in page
+
+
+@pytest.mark.lab
+def test_explorer_preselects_first_pod(workload: Workload) -> None:
+    view = CRIExplorer(workload.cri)
+    try:
+        pods = [value for _, value in view.pod_select.options]
+        assert workload.pod_id in pods
+        assert view.pod_select.value == pods[0]
+        assert view.container_select.value is not None
+        assert "Choose a pod" not in view.details_html.value
+    finally:
+        view.close()

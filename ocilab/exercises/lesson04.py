@@ -65,6 +65,7 @@ SOLUTIONS = {
         answer="answer_1",
         code="""\
 import gzip
+import hashlib
 
 entry = next(one for one in layout.images() if one.ref_name == ref_name)
 blob = layout.read_blob(entry.manifest.layers[0], max_bytes=1 << 30)

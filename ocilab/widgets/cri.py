@@ -621,8 +621,13 @@ class CRIExplorer:
         self._quiet = True
         try:
             select.options = options
-            if previous in [value for _, value in options]:
+            values = [value for _, value in options]
+            if previous in values:
                 select.value = previous
+            elif values:
+                # The first pod or container is chosen, so the panes show
+                # something instead of asking for a choice among one.
+                select.value = values[0]
         finally:
             self._quiet = False
 

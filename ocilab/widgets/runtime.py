@@ -498,7 +498,12 @@ class RuntimeConfigPlayground:
         self.ambient = widgets.Checkbox(description="ambient too")
         self.readonly_root = widgets.Checkbox(description="read-only root")
         self.no_new_privileges = widgets.Checkbox(description="noNewPrivileges")
-        text_options = {"continuous_update": False, "placeholder": "none"}
+        # Wide enough for "CPU period (µs)", so the units stay visible.
+        text_options = {
+            "continuous_update": False,
+            "placeholder": "none",
+            "style": {"description_width": "initial"},
+        }
         self.memory_limit = widgets.Text(description="Memory (MiB)", **text_options)
         self.cpu_quota = widgets.Text(description="CPU quota (µs)", **text_options)
         self.cpu_period = widgets.Text(description="CPU period (µs)", **text_options)
