@@ -50,9 +50,11 @@ def ns_to_datetime(values: Iterable[int]) -> pd.DatetimeIndex:
     The conversion stays in integers (datetime64[ns] is an int64 count of
     nanoseconds), so no digit is lost to floating point.
     """
-    array = np.asarray(list(values), dtype=np.int64)
-    stamps = pd.to_datetime(array.copy(), unit="ns", utc=True)
-    return stamps.where(array > 0, pd.NaT)
+    array = np.fromiter(values, dtype=np.int64)
+    # The minimum int64 is NaT's own representation in datetime64[ns].
+    unset = np.iinfo(np.int64).min
+    stamps = np.where(array > 0, array, unset).view("datetime64[ns]")
+    return pd.DatetimeIndex(stamps).tz_localize("UTC")
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -98,32 +100,50 @@ _CONTAINER_COLUMNS = (
 def containers_frame(
     containers: Iterable[Any], pods: Iterable[Any] = ()
 ) -> pd.DataFrame:
-    """Return one row per Container, newest first, with its pod's name and namespace when known."""
+    """Return one row per Container, newest first, with its pod's name and namespace when known.
+
+    Containers with the same creation time keep their order, and those
+    without one (NaT) come last.
+    """
     containers = list(containers)
     pods_by_id = {pod.id: pod for pod in pods}
-    rows = []
-    for container in containers:
-        pod = pods_by_id.get(container.pod_sandbox_id)
-        rows.append(
-            {
-                "container_id": short_id(container.id),
-                "name": container.metadata.name,
-                "state": CONTAINER_STATES.get(container.state, str(container.state)),
-                "attempt": container.metadata.attempt,
-                "image": container.image.image,
-                "image_id": container.image_ref,
-                "pod_id": short_id(container.pod_sandbox_id),
-                "pod_name": pod.metadata.name if pod else None,
-                "pod_namespace": pod.metadata.namespace if pod else None,
-                "labels": dict(container.labels),
-                "annotations": dict(container.annotations),
-                "id": container.id,
-                "full_pod_id": container.pod_sandbox_id,
-            }
-        )
-    frame = _frame(rows, _CONTAINER_COLUMNS)
-    frame["created"] = ns_to_datetime(c.created_at for c in containers)
-    return frame.sort_values("created", ascending=False, ignore_index=True)
+    created = np.fromiter(
+        (c.created_at for c in containers), dtype=np.int64, count=len(containers)
+    )
+    # The frame is built column by column in its final order, because a frame
+    # built from one dict per row and then sorted by pandas took most of the
+    # time of containers_frame for 500 containers.
+    ordered = [containers[i] for i in _newest_first(created)]
+    pod_of = [pods_by_id.get(c.pod_sandbox_id) for c in ordered]
+    columns = {
+        "container_id": [short_id(c.id) for c in ordered],
+        "name": [c.metadata.name for c in ordered],
+        "state": [CONTAINER_STATES.get(c.state, str(c.state)) for c in ordered],
+        "attempt": [c.metadata.attempt for c in ordered],
+        "image": [c.image.image for c in ordered],
+        "image_id": [c.image_ref for c in ordered],
+        "created": ns_to_datetime(c.created_at for c in ordered),
+        "pod_id": [short_id(c.pod_sandbox_id) for c in ordered],
+        "pod_name": [pod.metadata.name if pod else None for pod in pod_of],
+        "pod_namespace": [pod.metadata.namespace if pod else None for pod in pod_of],
+        "labels": [_as_dict(c.labels) for c in ordered],
+        "annotations": [_as_dict(c.annotations) for c in ordered],
+        "id": [c.id for c in ordered],
+        "full_pod_id": [c.pod_sandbox_id for c in ordered],
+    }
+    return pd.DataFrame(columns, columns=list(_CONTAINER_COLUMNS))
+
+
+def _as_dict(mapping: Any) -> dict[str, str]:
+    # dict() of an empty protobuf map still costs microseconds, which
+    # add up over hundreds of containers without annotations.
+    return dict(mapping) if mapping else {}
+
+
+def _newest_first(created: np.ndarray) -> np.ndarray:
+    """Return the indexes that order CRI creation times newest first, unset times last."""
+    key = np.where(created > 0, -created, np.iinfo(np.int64).max)
+    return np.argsort(key, kind="stable")
 
 
 def images_frame(images: Iterable[Any]) -> pd.DataFrame:

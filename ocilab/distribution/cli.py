@@ -21,6 +21,7 @@ from ..image.models import Descriptor
 from .auth import RegistryAuth, load_docker_config
 from .client import RegistryClient
 from .copy import (
+    MAX_PARALLEL_BLOBS,
     CopyResult,
     RegistryReference,
     copy_image,
@@ -179,6 +180,7 @@ def _copy(args: argparse.Namespace) -> int:
             platform=args.platform,
             progress=not args.quiet,
             clients=session.clients,
+            jobs=args.jobs or (1 if args.show_exchanges else MAX_PARALLEL_BLOBS),
         )
     _print_copy(args, result)
     return 0
@@ -249,12 +251,26 @@ def _json_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text}: use 1 or more")
+    return value
+
+
 def _copy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--platform",
         help="copy only this platform's manifest of an index (os/arch[/variant])",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help=f"blobs copied at the same time (default: {MAX_PARALLEL_BLOBS}, or 1 "
+        "with --show-exchanges so that each blob's requests are listed together)",
+    )
     _json_option(parser)
 
 

@@ -581,7 +581,9 @@ class RegistryClient:
                 if resume == self.retries:
                     raise RegistryError(
                         f"GET {url} failed after {received} of {expected_blob.size} bytes "
-                        f"and {resume} resumes: {type(error).__name__}: {error}",
+                        f"and {resume} resumes: {type(error).__name__}: {error}; the "
+                        "connection keeps breaking: check the network path to the "
+                        "registry, or raise retries=",
                         url=url,
                         status=0,
                     ) from error

@@ -8,16 +8,21 @@ and localhost are reached over plain http, others over https.
 The copy reads every manifest first (children of an image index included),
 then copies the blobs they list, then writes the manifests children first, so
 a destination never contains a manifest whose blobs are missing. Manifests are
-copied as the exact bytes read, so their digests are unchanged.
+copied as the exact bytes read, so their digests are unchanged. Up to
+MAX_PARALLEL_BLOBS blobs are copied at the same time, each in its own thread:
+socket reads, file writes and hashlib release the GIL, so one blob's transfer
+overlaps another's disk and network waits.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -27,6 +32,7 @@ from tqdm import tqdm
 
 from ..errors import ImageError
 from ..image import mediatypes
+from ..image.blobio import temporary_file
 from ..image.digest import parse_digest
 from ..image.layout import OCILayout
 from ..image.models import Descriptor, ImageIndex, ImageManifest, parse_document
@@ -34,6 +40,7 @@ from ..image.platforms import as_platform, normalize, platform_matches
 from .client import RegistryClient
 
 __all__ = [
+    "MAX_PARALLEL_BLOBS",
     "CopyResult",
     "LayoutReference",
     "RegistryReference",
@@ -44,6 +51,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LAYOUT_PREFIX = "oci:"
+# Blobs copied at the same time by default. skopeo 1.9 copies up to 6 layers
+# at once (maxParallelDownloads in containers/image's copy/copy.go).
+MAX_PARALLEL_BLOBS = 4
 _PLAIN_HTTP_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 
 
@@ -205,8 +215,34 @@ class _LayoutEnd:
         return self.layout.has_blob(descriptor.digest)
 
     def put_blob(self, descriptor: Descriptor, source: _Source) -> None:
+        if isinstance(source, _RegistryEnd):
+            chunks = source.client.get_blob(source.repository, descriptor)
+            self._write_verified(descriptor, chunks)
+            return
         with source.open_blob(descriptor) as stream:
             self.layout.write_blob(stream, descriptor)
+
+    def _write_verified(self, descriptor: Descriptor, chunks: Iterator[bytes]) -> None:
+        """Store a blob from RegistryClient.get_blob, hashing it only once.
+
+        get_blob checks the size and digest as the chunks arrive and raises
+        DigestMismatchError from its last iteration, before the temporary file
+        is renamed to the blob's path, so a mismatch leaves no blob behind.
+        OCILayout.write_blob would hash the same bytes a second time.
+        """
+        target = self.layout.blob_path(descriptor.digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file_descriptor, temporary = temporary_file(target.parent)
+        try:
+            with os.fdopen(file_descriptor, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
     def put_manifest(self, manifest: _ManifestBytes, tag: str | None) -> None:
         self.layout.write_blob(manifest.data, manifest.descriptor)
@@ -311,6 +347,7 @@ def copy_image(
     auth: httpx.Auth | Mapping[str, httpx.Auth] | None = None,
     progress: bool = True,
     clients: Mapping[str, RegistryClient] | None = None,
+    jobs: int | None = None,
 ) -> CopyResult:
     """Copy an image or image index from source to destination.
 
@@ -320,8 +357,15 @@ def copy_image(
     httpx.Auth for every registry, or a mapping from ``host[:port]`` to one.
     ``clients`` maps a registry's ``host[:port]`` to a RegistryClient that
     the caller owns, so the caller can read its exchange log. Clients for
-    other registries are opened and closed here.
+    other registries are opened and closed here. ``jobs`` is the number of
+    blobs copied at the same time. The default is MAX_PARALLEL_BLOBS, or 1
+    when ``clients`` is given, so that the caller's exchange log lists each
+    blob's requests together and in a repeatable order.
     """
+    if jobs is None:
+        jobs = 1 if clients else MAX_PARALLEL_BLOBS
+    if jobs < 1:
+        raise ValueError(f"invalid jobs {jobs}: use 1 or more blobs at a time")
     source_ref = _as_reference(source)
     destination_ref = _as_reference(destination)
     opened: list[RegistryClient] = []
@@ -329,7 +373,7 @@ def copy_image(
         source_end = _open_end(source_ref, auth, clients, opened, create=False)
         destination_end = _open_end(destination_ref, auth, clients, opened, create=True)
         _plan_mount(source_end, destination_end)
-        return _copy(source_end, destination_end, platform, progress)
+        return _copy(source_end, destination_end, platform, progress, jobs)
     finally:
         for client in opened:
             client.close()
@@ -372,23 +416,30 @@ def _copy(
     destination: _LayoutEnd | _RegistryEnd,
     platform: str | None,
     progress: bool,
+    jobs: int,
 ) -> CopyResult:
     root = source.root()
     if platform is not None:
         root = _select_platform(source, root, platform)
     manifests = _collect_manifests(source, root)
     blobs = _collect_blobs(manifests)
-    copied = skipped = copied_bytes = 0
     with tqdm(
-        blobs, desc="blobs", unit=" blob", file=sys.stderr, disable=not progress
+        total=len(blobs),
+        desc="blobs",
+        unit=" blob",
+        file=sys.stderr,
+        disable=not progress,
     ) as bar:
-        for blob in bar:
-            if destination.has_blob(blob):
-                skipped += 1
-                continue
-            destination.put_blob(blob, source)
-            copied += 1
-            copied_bytes += blob.size
+        if jobs == 1 or len(blobs) < 2:
+            outcomes = []
+            for blob in blobs:
+                outcomes.append(_copy_blob(source, destination, blob))
+                bar.update()
+        else:
+            outcomes = _copy_blobs_parallel(source, destination, blobs, jobs, bar)
+    copied = sum(outcomes)
+    skipped = len(blobs) - copied
+    copied_bytes = sum(blob.size for blob, done in zip(blobs, outcomes) if done)
     for manifest in manifests[:-1]:
         destination.put_manifest(manifest, None)
     destination.put_manifest(manifests[-1], _destination_tag(source, destination))
@@ -400,6 +451,47 @@ def _copy(
         copied_bytes,
         [manifest.descriptor for manifest in manifests],
     )
+
+
+def _copy_blob(
+    source: _LayoutEnd | _RegistryEnd,
+    destination: _LayoutEnd | _RegistryEnd,
+    blob: Descriptor,
+) -> bool:
+    """Copy one blob unless the destination has it; return True when it was copied."""
+    if destination.has_blob(blob):
+        return False
+    destination.put_blob(blob, source)
+    return True
+
+
+def _copy_blobs_parallel(
+    source: _LayoutEnd | _RegistryEnd,
+    destination: _LayoutEnd | _RegistryEnd,
+    blobs: list[Descriptor],
+    jobs: int,
+    bar: tqdm,
+) -> list[bool]:
+    """Copy blobs in up to jobs threads and return _copy_blob's result for each.
+
+    The first error cancels the blobs not yet started, waits for those in
+    flight and is raised. httpx.Client and ExchangeLog are safe to share
+    between threads.
+    """
+    with ThreadPoolExecutor(max_workers=min(jobs, len(blobs))) as pool:
+        futures: list[Future[bool]] = [
+            pool.submit(_copy_blob, source, destination, blob) for blob in blobs
+        ]
+        pending: set[Future[bool]] = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            bar.update(len(done))
+            for future in done:
+                if future.exception() is not None:
+                    for waiting in pending:
+                        waiting.cancel()
+                    raise future.exception()  # type: ignore[misc]
+    return [future.result() for future in futures]
 
 
 def _select_platform(

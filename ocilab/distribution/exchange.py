@@ -335,13 +335,31 @@ def registry_error(
     else:
         detail = "(empty body)"
     request = response.request
+    hint = _status_hint(response.status_code)
     return RegistryError(
         f"{request.method} {request.url} returned {response.status_code} "
-        f"(expected {' or '.join(map(str, expected))}): {detail}",
+        f"(expected {' or '.join(map(str, expected))}): {detail}"
+        + (f"; {hint}" if hint else ""),
         url=str(request.url),
         status=response.status_code,
         errors=errors,
     )
+
+
+_STATUS_HINTS = {
+    401: "the registry requires authentication: pass credentials, for example "
+    "auth=RegistryAuth(registry, username, password)",
+    403: "the credentials lack access: check them and the repository name",
+    404: "check the repository name and the tag or digest (tags() lists the tags)",
+    429: "the registry limits the request rate: wait, or raise retries= and max_delay=",
+}
+
+
+def _status_hint(status: int) -> str:
+    """Return what to do next after an unexpected status, or "" when nothing general applies."""
+    if status >= 500:
+        return "the registry failed: try again later, or raise retries="
+    return _STATUS_HINTS.get(status, "")
 
 
 def _describe_error(error: dict[str, Any]) -> str:
@@ -362,7 +380,8 @@ def json_object(data: bytes, response: httpx.Response) -> dict[str, Any]:
         request = response.request
         raise RegistryError(
             f"{request.method} {request.url} returned a body that is not a JSON "
-            f"object: {text_excerpt(data)}",
+            f"object: {text_excerpt(data)}; check that the URL is a registry's "
+            "/v2/ API and not a web page or a proxy's login page",
             url=str(request.url),
             status=response.status_code,
         )
