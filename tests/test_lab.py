@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -23,20 +22,20 @@ from ocilab.lab._config import LabPaths
 from ocilab.lab._seed import build_lab_images
 from ocilab.lab._state import read_info
 
+from .lab_host import (
+    host_snapshot,
+    kill_lab,
+    ocilab_cli,
+    run_pod,
+    snapshot_changes,
+    snapshot_counts,
+)
+
 pytestmark = pytest.mark.lab
 
 
-def _ocilab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ocilab.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_status_json_fields(lab: LabInfo) -> None:
-    result = _ocilab("lab", "status", "--json")
+    result = ocilab_cli("lab", "status", "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     assert status["cri_endpoint"] == lab.cri_endpoint
@@ -53,14 +52,14 @@ def test_status_json_fields(lab: LabInfo) -> None:
 
 
 def test_status_text_for_people(lab: LabInfo) -> None:
-    result = _ocilab("lab", "status")
+    result = ocilab_cli("lab", "status")
     assert result.returncode == 0
     assert f"CRI endpoint   {lab.cri_endpoint}" in result.stdout
     assert "runtime.v1alpha2 containerd" in result.stdout
 
 
 def test_second_up_changes_nothing(lab: LabInfo) -> None:
-    result = _ocilab("lab", "up", "--json")
+    result = ocilab_cli("lab", "up", "--json")
     assert result.returncode == 0, result.stderr
     assert "already running" in result.stderr
     assert json.loads(result.stdout)["pids"] == lab.pids
@@ -127,80 +126,16 @@ def test_port_in_use_rejected(tmp_path: Path) -> None:
     assert not state_dir.exists()
 
 
-def _host_snapshot() -> dict[str, object]:
-    """What a lab could leave on the host, counted the same way before and after."""
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    live = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _cleanup.pid_alive(int(entry.name)):
-            argv = _cleanup.cmdline(int(entry.name))
-            if argv and Path(argv[0]).name in (
-                "containerd",
-                "containerd-shim-runc-v2",
-                "docker-registry",
-                "sleep",
-            ):
-                live.append(argv[0])
-    return {
-        "mounts": len(Path("/proc/self/mountinfo").read_text().splitlines()),
-        "links": sorted(
-            line.split(":")[1].strip().split("@")[0] for line in links.splitlines()
-        ),
-        "processes": sorted(live),
-        "shim sockets": sorted(os.listdir("/run/containerd/s"))
-        if os.path.isdir("/run/containerd/s")
-        else [],
-        "cni cache": sorted(os.listdir("/var/lib/cni/results"))
-        if os.path.isdir("/var/lib/cni/results")
-        else [],
-    }
-
-
-def _run_pod(info: LabInfo) -> None:
-    with CRIClient(info.cri_endpoint, timeout=120) as cri:
-        config = {
-            "metadata": {
-                "name": "leak-check",
-                "namespace": "ocilab-tests",
-                "uid": str(uuid.uuid4()),
-            },
-            "log_directory": str(Path(info.state_dir) / "pod-logs"),
-            "linux": {},
-        }
-        pod_id = cri.runtime.RunPodSandbox(config=config).pod_sandbox_id
-        cri.images.PullImage(image={"image": info.images["busybox"]})
-        container_id = cri.runtime.CreateContainer(
-            pod_sandbox_id=pod_id,
-            config={
-                "metadata": {"name": "sleeper"},
-                "image": {"image": info.images["busybox"]},
-                "command": ["sleep", "600"],
-                "log_path": "sleeper.log",
-            },
-            sandbox_config=config,
-        ).container_id
-        cri.runtime.StartContainer(container_id=container_id)
-
-
 def test_unclean_stop_then_up_and_down(lab: LabInfo, tmp_path: Path) -> None:
-    before = _host_snapshot()
+    before = host_snapshot(tmp_path / "lab")
     second = Lab(tmp_path / "lab")
     info = second.up()
     assert info.subnet != lab.subnet
     assert info.bridge != lab.bridge
-    _run_pod(info)
+    run_pod(info)
 
-    # Kill the whole lab with SIGKILL: containerd, registry, shims and the pods.
     paths = LabPaths(Path(info.state_dir))
-    cgroup_pids = [
-        int(pid)
-        for folder in _cleanup.runc_cgroup_paths(paths)
-        if folder.parent.name == "k8s.io" and "memory" in folder.parts
-        for pid in (folder / "cgroup.procs").read_text().split()
-    ]
-    for pid in [*_cleanup.find_processes(paths), *cgroup_pids]:
-        os.kill(pid, signal.SIGKILL)
-    time.sleep(0.3)
+    kill_lab(paths)
     assert _cleanup.lab_mounts(paths), "the killed lab should leave mounts behind"
     assert second.info() is None
 
@@ -208,14 +143,17 @@ def test_unclean_stop_then_up_and_down(lab: LabInfo, tmp_path: Path) -> None:
     assert restarted.pids["containerd"] != info.pids["containerd"]
     with CRIClient(restarted.cri_endpoint) as cri:
         assert cri.status().ready
-    _run_pod(restarted)
+    run_pod(restarted)
 
     report = second.down()
     assert report.leftovers == []
     assert report.pods == 1
     assert report.containers == 1
     assert not Path(restarted.state_dir).exists()
-    assert _host_snapshot() == before
+    after = host_snapshot(tmp_path / "lab")
+    assert snapshot_counts(after) == snapshot_counts(before), snapshot_changes(
+        before, after
+    )
 
 
 def test_context_manager_starts_and_stops(tmp_path: Path, lab: LabInfo) -> None:
@@ -370,7 +308,7 @@ def test_concurrent_up_same_state_dir(lab: LabInfo, tmp_path: Path) -> None:
 def test_shim_sockets_removed_after_shims_killed(lab: LabInfo, tmp_path: Path) -> None:
     second = Lab(tmp_path / "lab")
     info = second.up()
-    _run_pod(info)
+    run_pod(info)
     paths = LabPaths(Path(info.state_dir))
     expected = _cleanup.shim_sockets(paths, _cleanup.container_ids(paths))
     assert any(path.exists() for path in expected)

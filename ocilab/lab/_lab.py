@@ -17,7 +17,7 @@ from . import _cleanup, _health, _net
 from ._config import LabPaths, cni_conflist, containerd_toml, registry_yaml
 from ._prereq import check_prerequisites, free_port, require_port_free
 from ._reset import ResetReport, clear_folder, registry_repositories, remove_cri_objects
-from ._seed import seed_registry
+from ._seed import build_lab_images, push_lab_images, seed_registry
 from ._state import LabInfo, default_state_dir, lab_name, read_info, write_info
 
 __all__ = ["DownReport", "Lab", "ResetReport", "running_lab"]
@@ -221,6 +221,9 @@ class Lab:
         started = time.monotonic()
         paths = self.paths
         paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkdir leaves an existing empty folder's mode as it was; pod logs and
+        # pushed images land here, so other users must not read it.
+        paths.state_dir.chmod(0o700)
         paths.marker.write_text(
             "This folder belongs to an ocilab lab; `ocilab lab down` deletes it.\n"
         )
@@ -260,24 +263,28 @@ class Lab:
         _net.create_bridge(self.name, gateway, subnet.prefixlen)
         self._write_configs(info, host)
 
-        say(f"starting the registry on {host}")
+        # containerd needs the seeded images only when the first pod starts,
+        # so both processes start together and the images are built while
+        # they start. Started one after the other, the two waits and the build
+        # added up to about half of `lab up`.
+        say(f"starting the registry on {host} and containerd")
         info.pids["registry"] = self._spawn(
             "registry", ["docker-registry", "serve", str(paths.registry_config)]
         )
+        info.pids["containerd"] = self._spawn(
+            "containerd", ["containerd", "--config", str(paths.containerd_config)]
+        )
         write_info(info)
+
+        say("building the busybox and pause images")
+        images = build_lab_images()
         self._wait(
             lambda: _health.registry_answers(info.registry_url),
             "registry",
             info.pids["registry"],
         )
-
-        say("building the busybox and pause images and pushing them")
-        info.images = seed_registry(info.registry_url, host)
-
-        say("starting containerd")
-        info.pids["containerd"] = self._spawn(
-            "containerd", ["containerd", "--config", str(paths.containerd_config)]
-        )
+        say("pushing the images to the registry")
+        info.images = push_lab_images(images, info.registry_url, host)
         write_info(info)
         self._wait(lambda: self._cri_ready(info), "containerd", info.pids["containerd"])
         info.runtime_versions = _runtime_versions(info.cri_endpoint)

@@ -17,7 +17,13 @@ from ..distribution.push import push_image
 from ..image.build import BuiltImage, LayerBuilder, build_image
 from ._prereq import BUSYBOX
 
-__all__ = ["LabImages", "build_busybox_layer", "build_lab_images", "seed_registry"]
+__all__ = [
+    "LabImages",
+    "build_busybox_layer",
+    "build_lab_images",
+    "push_lab_images",
+    "seed_registry",
+]
 
 TAG = "lab"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -79,8 +85,12 @@ def build_lab_images() -> LabImages:
 
 
 def seed_registry(registry_url: str, host: str) -> dict[str, str]:
-    """Push the lab images; return {short name: full reference} of what was pushed."""
-    images = build_lab_images()
+    """Build and push the lab images; return {short name: full reference} of what was pushed."""
+    return push_lab_images(build_lab_images(), registry_url, host)
+
+
+def push_lab_images(images: LabImages, registry_url: str, host: str) -> dict[str, str]:
+    """Push built lab images; return {short name: full reference} of what was pushed."""
     references = {}
     for name, image in (("busybox", images.busybox), ("pause", images.pause)):
         repository = f"ocilab/{name}"
