@@ -144,7 +144,8 @@ def format_timestamp(timestamp_ns: int) -> str:
     seconds, fraction_ns = divmod(timestamp_ns, _NS_PER_SECOND)
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     moment = epoch + datetime.timedelta(seconds=seconds)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction_ns:09d}Z"
+    # %Y gives "999", not "0999", for years before 1000 on glibc.
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{fraction_ns:09d}Z"
 
 
 # Records and entries

@@ -37,7 +37,9 @@ def load_json(data: bytes | str, what: str = "document") -> dict[str, Any]:
     """Parse JSON text that must be an object; raise ImageError naming what it was."""
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError covers invalid UTF-8 and integers of more than 4300 digits,
+        # and RecursionError covers very deep nesting.
         raise ImageError(f"invalid JSON in {what}: {error}") from error
     if not isinstance(value, dict):
         raise ImageError(
