@@ -7,16 +7,9 @@ that nothing in tmp_path outside the root filesystem changed.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import os
-import secrets
-import shutil
 import stat
-import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,138 +17,27 @@ import pytest
 from ocilab.errors import ImageError
 from ocilab.image.unpack import Cleaned, UnpackReport, unpack_layers
 
-MTIME = 1_600_000_000
+from .layer_sandbox import (
+    MTIME,
+    Member,
+    Sandbox,
+    device,
+    directory,
+    fifo,
+    file,
+    hardlink,
+    layer,
+    sandbox,
+    symlink,
+)
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-
-# --- building layers -------------------------------------------------------
-
-
-Member = tuple[tarfile.TarInfo, bytes]
-
-
-def _info(name: str, kind: bytes, mode: int, **fields: object) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = MTIME
-    for key, value in fields.items():
-        setattr(info, key, value)
-    return info
-
-
-def file(name: str, data: bytes = b"x", mode: int = 0o644, **fields: object) -> Member:
-    info = _info(name, tarfile.REGTYPE, mode, **fields)
-    info.size = len(data)
-    return info, data
-
-
-def directory(name: str, mode: int = 0o755, **fields: object) -> Member:
-    return _info(name, tarfile.DIRTYPE, mode, **fields), b""
-
-
-def symlink(name: str, target: str) -> Member:
-    return _info(name, tarfile.SYMTYPE, 0o777, linkname=target), b""
-
-
-def hardlink(name: str, target: str) -> Member:
-    return _info(name, tarfile.LNKTYPE, 0o644, linkname=target), b""
-
-
-def device(name: str, major: int = 1, minor: int = 3) -> Member:
-    info = _info(name, tarfile.CHRTYPE, 0o666, devmajor=major, devminor=minor)
-    return info, b""
-
-
-def fifo(name: str) -> Member:
-    return _info(name, tarfile.FIFOTYPE, 0o640), b""
-
-
-def layer(*members: Member, compress: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    raw = buffer.getvalue()
-    return gzip.compress(raw, mtime=0) if compress else raw
-
-
-# --- sandbox ---------------------------------------------------------------
-
-
-def _snapshot(top: Path, skip: Path) -> dict[str, tuple]:
-    """Record type, mode, owner, size, mtime and content of everything under top."""
-    entries: dict[str, tuple] = {}
-    for folder, subdirs, files in os.walk(top):
-        folder_path = Path(folder)
-        subdirs[:] = [name for name in subdirs if folder_path / name != skip]
-        children = [folder_path / name for name in subdirs + files]
-        for path in [folder_path, *children]:
-            info = path.lstat()
-            content = ""
-            if stat.S_ISREG(info.st_mode):
-                content = hashlib.sha256(path.read_bytes()).hexdigest()
-            elif stat.S_ISLNK(info.st_mode):
-                content = os.readlink(path)
-            entries[str(path.relative_to(top))] = (
-                info.st_mode,
-                info.st_uid,
-                info.st_gid,
-                info.st_size,
-                info.st_mtime_ns,
-                content,
-            )
-    return entries
-
-
-@dataclass
-class Sandbox:
-    top: Path
-    rootfs: Path
-    outside: Path
-    before: dict[str, tuple]
-    # A unique name for entries that an escape through "/" would write into
-    # the host's root directory, so that a regression is found and removed.
-    escape: str
-
-    def unpack(self, *layers: bytes, **options: object) -> UnpackReport:
-        options.setdefault("progress", False)
-        return unpack_layers(list(layers), self.rootfs, **options)
-
-    def changed_outside(self) -> dict[str, tuple]:
-        """Return what differs outside the root filesystem since the start."""
-        after = _snapshot(self.top, self.rootfs)
-        keys = set(self.before) | set(after)
-        return {
-            key: (self.before.get(key), after.get(key))
-            for key in sorted(keys)
-            if self.before.get(key) != after.get(key)
-        }
-
-    def inside(self, path: Path | str) -> Path:
-        """Return where an absolute host path lands when resolved inside the root."""
-        return self.rootfs / Path(path).relative_to("/")
 
 
 @pytest.fixture
 def box(tmp_path: Path) -> Iterator[Sandbox]:
-    rootfs = tmp_path / "w" / "x" / "y" / "rootfs"
-    rootfs.mkdir(parents=True)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("original")
-    os.chmod(outside / "keep.txt", 0o644)
-    escape = f"ocilab-escape-{secrets.token_hex(6)}"
-    yield Sandbox(tmp_path, rootfs, outside, _snapshot(tmp_path, rootfs), escape)
-    for leaked in Path("/").glob(f"{escape}*"):
-        if leaked.is_dir() and not leaked.is_symlink():
-            shutil.rmtree(leaked)
-        else:
-            leaked.unlink()
-
-
-def _escaped_to_host(box: Sandbox) -> list[str]:
-    return [str(path) for path in Path("/").glob(f"{box.escape}*")]
+    with sandbox(tmp_path) as created:
+        yield created
 
 
 def _rejected_names(report: UnpackReport) -> list[str]:
@@ -184,7 +66,7 @@ def _traversal_layer(box: Sandbox) -> bytes:
 def test_traversal_writes_nothing_outside(box: Sandbox) -> None:
     box.unpack(_traversal_layer(box))
     assert box.changed_outside() == {}
-    assert _escaped_to_host(box) == []
+    assert box.escaped_to_host() == []
 
 
 def test_traversal_keeps_symlink_text(box: Sandbox) -> None:
@@ -217,7 +99,7 @@ def test_traversal_across_layers(box: Sandbox, target: str) -> None:
     upper = layer(file(f"lib/{box.escape}", b"2"), directory(f"lib/{box.escape}-d/"))
     report = box.unpack(layer(symlink("lib", target)), upper)
     assert box.changed_outside() == {}
-    assert _escaped_to_host(box) == []
+    assert box.escaped_to_host() == []
     assert (box.rootfs / box.escape).read_text() == "2"
     assert (box.rootfs / f"{box.escape}-d").is_dir()
     assert report.rejected == ()
@@ -229,7 +111,7 @@ def test_traversal_symlink_chain(box: Sandbox) -> None:
         layer(file(f"a/{box.escape}", b"c")),
     )
     assert box.changed_outside() == {}
-    assert _escaped_to_host(box) == []
+    assert box.escaped_to_host() == []
     assert (box.rootfs / box.escape).read_text() == "c"
 
 

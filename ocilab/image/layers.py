@@ -25,7 +25,9 @@ import gzip
 import hashlib
 import io
 import os
+import queue
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -67,6 +69,9 @@ LAYER_READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# Chunks of 1 MiB that the gzip read-ahead thread may hold before the reader
+# takes them: the memory bound of that thread.
+_READ_AHEAD_CHUNKS = 4
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 
@@ -140,6 +145,8 @@ def open_layer(
         stream = _open_source(source, stack)
         try:
             stream = _decompress(stream, name)
+            if isinstance(stream, _ReadAheadReader):
+                stack.callback(stream.close)
             tar = stack.enter_context(tarfile.open(fileobj=stream, mode="r|"))
             yield tar
             _drain(stream)
@@ -184,7 +191,7 @@ def _open_source(source: LayerSource, stack: ExitStack) -> IO[bytes]:
 def _decompress(stream: IO[bytes], name: str) -> IO[bytes]:
     magic, stream = _peek(stream, 6)
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=stream, mode="rb")
+        return _ReadAheadReader(gzip.GzipFile(fileobj=stream, mode="rb"))
     if magic.startswith(_ZSTD_MAGIC):
         return _zstd_reader(stream, name)
     for prefix, compression in _OTHER_MAGIC.items():
@@ -256,6 +263,100 @@ class _PrefixedReader(io.RawIOBase):
         data = self._stream.read(len(view))
         view[: len(data)] = data
         return len(data)
+
+
+class _ReadAheadReader(io.RawIOBase):
+    """Read a stream in a background thread, up to _READ_AHEAD_CHUNKS chunks ahead.
+
+    It wraps the gzip reader, so that inflating, the CRC check and the
+    VerifyingReader's hash below it run while the caller parses tar headers and
+    writes files. zlib, zlib.crc32, hashlib and file reads release the GIL on
+    large buffers, so on two or more cores the two threads run in parallel.
+    An exception in the thread (a corrupt or truncated stream, a digest
+    mismatch) is raised by the read that reaches it, in stream order.
+    ``close`` stops the thread and waits for it, but does not close ``source``.
+    """
+
+    def __init__(self, source: IO[bytes], chunk_size: int = 1 << 20) -> None:
+        super().__init__()
+        self._source = source
+        self._chunk_size = chunk_size
+        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(
+            _READ_AHEAD_CHUNKS
+        )
+        self._stopping = threading.Event()
+        self._pending = memoryview(b"")
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._produce, name="ocilab-layer-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def readable(self) -> bool:
+        return True
+
+    def _produce(self) -> None:
+        item: bytes | BaseException | None
+        try:
+            while not self._stopping.is_set():
+                chunk = self._source.read(self._chunk_size)
+                if not chunk:
+                    break
+                self._put(chunk)
+            item = None
+        except BaseException as error:  # handed to the reading thread
+            item = error
+        self._put(item)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._pending:
+            if self._done or not view:
+                return 0
+            item = self._chunks.get()
+            if item is None:
+                self._done = True
+                return 0
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._pending = memoryview(item)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        # Whole chunks are handed on without a copy when the caller asks for
+        # at least a chunk, which is the common case of tarfile's reads.
+        if not self._pending and size >= self._chunk_size and not self._done:
+            item = self._chunks.get()
+            if item is None:
+                self._done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if len(item) <= size:
+                return item
+            self._pending = memoryview(item)
+        return super().read(size)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stopping.set()
+            self._thread.join()
+        super().close()
 
 
 def _drain(stream: IO[bytes]) -> None:
@@ -354,12 +455,14 @@ def list_layer(source: LayerSource, *, name: str = "layer") -> pd.DataFrame:
       hidden path, or the directory an opaque marker empties.
     - name: the member name as stored in the archive.
 
-    Missing values are None or NaN, as pandas stores them. Raises ImageError
-    for a damaged layer.
+    Missing values are None or NaN, as pandas stores them, and an mtime that
+    pandas cannot represent is NaT. Raises ImageError for a damaged layer.
     """
     rows = _layer_rows(source, name)
     frame = pd.DataFrame(rows, columns=_LIST_COLUMNS)
-    frame["mtime"] = pd.to_datetime(frame["mtime"], unit="s", utc=True)
+    # An mtime that pandas cannot represent (a PAX header can carry 1e300 or
+    # nan) becomes NaT instead of failing the whole listing.
+    frame["mtime"] = pd.to_datetime(frame["mtime"], unit="s", utc=True, errors="coerce")
     for column in ("devmajor", "devminor"):
         frame[column] = frame[column].astype("Int64")
     return frame

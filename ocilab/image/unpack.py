@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -71,6 +72,10 @@ _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CL
 # the walk.
 _MAX_SYMLINKS = 40
 _TEMP_PREFIX = ".ocilab-unpack-"
+# Ranges of the kernel's time_t (64-bit) and uid_t/gid_t (32-bit) on Linux.
+_TIME_T_MIN = -(2**63)
+_TIME_T_MAX = 2**63 - 1
+_ID_MAX = 2**32 - 1
 # Errors after which the next entries would fail as well, so unpacking stops.
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
@@ -241,6 +246,8 @@ def _apply_layer(applier: _LayerApplier, source: LayerSource, bar: tqdm) -> None
             f"{error}. Before the error: {applier.tally.summary()}; the root "
             "filesystem is partly unpacked"
         ) from error
+    finally:
+        applier.close()
     rejected = len(applier.tally.rejected) - rejected_before
     if rejected:
         logger.warning(
@@ -363,12 +370,16 @@ def _temp_name() -> str:
     return f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
 
 
-def _replace(temp: str, name: str, dir_fd: int) -> None:
-    """Rename ``temp`` to ``name``, after removing a directory tree at ``name``."""
+def _replace(temp: str, name: str, dir_fd: int) -> os.stat_result | None:
+    """Rename ``temp`` to ``name``, after removing a directory tree at ``name``.
+
+    Returns the lstat of what was at ``name`` before, or None.
+    """
     existing = _lstat(name, dir_fd)
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         shutil.rmtree(name, dir_fd=dir_fd)
     os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    return existing
 
 
 def _discard(temp: str, dir_fd: int) -> None:
@@ -399,6 +410,9 @@ class _LayerApplier:
         self.written: set[str] = set()
         self.ancestors: set[str] = set()
         self.directories: dict[str, tarfile.TarInfo] = {}
+        # The parent walk of the last regular file, kept for the next entry
+        # if it is a regular file in the same directory (see _parent_walk).
+        self._parent: tuple[tuple[str, ...], _Walk] | None = None
 
     def apply(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Apply one entry, or record why it was rejected."""
@@ -406,6 +420,7 @@ class _LayerApplier:
             parts = self._clean_name(member)
             whiteout = parse_whiteout("/".join(parts)) if parts else None
             if whiteout is not None:
+                self.close()
                 self._apply_whiteout(parts, whiteout[0])
             else:
                 self._apply_entry(parts, member, tar)
@@ -421,8 +436,15 @@ class _LayerApplier:
             # For example an mtime out of range or a NUL byte in a PAX name.
             self._reject(member, f"invalid entry: {error}")
 
+    def close(self) -> None:
+        """Close the kept parent walk, if any."""
+        if self._parent is not None:
+            self._parent[1].close()
+            self._parent = None
+
     def finish(self) -> None:
         """Set the metadata of this layer's directories, deepest first."""
+        self.close()
         for path in sorted(self.directories, key=_depth, reverse=True):
             member = self.directories[path]
             parts = path.split("/") if path else []
@@ -504,15 +526,68 @@ class _LayerApplier:
     def _apply_entry(
         self, parts: list[str], member: tarfile.TarInfo, tar: tarfile.TarFile
     ) -> None:
+        self._check_metadata(member)
         if not parts:
             self._apply_root(member)
             return
         write = self._writer(member)
-        with _walk(self.root_fd, parts[:-1], create=True) as parent:
+        parent = self._parent_walk(parts[:-1], member)
+        try:
             path = _join(parent.path, parts[-1])
-            write(parent.fd, parts[-1], path, member, tar)
+            replaced = write(parent.fd, parts[-1], path, member, tar)
             self._note_written(path)
+        except BaseException:
+            self.close()
+            raise
+        # Only a regular file that replaced nothing or another regular file
+        # leaves every directory and symlink as it was.
+        if not member.isreg() or not (replaced is None or stat.S_ISREG(replaced.st_mode)):
+            self.close()
         self.tally.applied += 1
+
+    def _parent_walk(self, parts: list[str], member: tarfile.TarInfo) -> _Walk:
+        """Walk to the parent directory of an entry, reusing the last walk when safe.
+
+        A walk's result depends only on the directories and symlinks it
+        passes. _apply_entry keeps a walk only after a regular file that
+        replaced nothing or another regular file, which changes neither, so a
+        kept walk of the same parts still resolves to the same directory.
+        Tar layers list the files of one directory together, so most regular
+        files skip one open and one close per parent directory.
+        """
+        key = tuple(parts)
+        if member.isreg() and self._parent is not None and self._parent[0] == key:
+            return self._parent[1]
+        self.close()
+        walk = _Walk(self.root_fd)
+        try:
+            walk.run(parts, create=True, follow=True)
+        except BaseException:
+            walk.close()
+            raise
+        self._parent = (key, walk)
+        return walk
+
+    def _check_metadata(self, member: tarfile.TarInfo) -> None:
+        """Reject an mtime, uid or gid that the system calls cannot take.
+
+        A directory's metadata is set at the end of its layer, where an error
+        could no longer be tied to the entry, so every entry is checked here.
+        """
+        mtime = member.mtime
+        if not math.isfinite(mtime) or not _TIME_T_MIN <= mtime <= _TIME_T_MAX:
+            raise _Reject(
+                f"invalid mtime {mtime!r}: expected whole or fractional seconds "
+                "that fit a 64-bit time_t"
+            )
+        if not self.options.same_owner:
+            return
+        for name, value in (("uid", member.uid), ("gid", member.gid)):
+            if not 0 <= value <= _ID_MAX:
+                raise _Reject(
+                    f"invalid {name} {value}: expected 0 to {_ID_MAX}, or unpack "
+                    "with same_owner=False"
+                )
 
     def _apply_root(self, member: tarfile.TarInfo) -> None:
         if not member.isdir():
@@ -559,7 +634,7 @@ class _LayerApplier:
         path: str,
         member: tarfile.TarInfo,
         tar: tarfile.TarFile,
-    ) -> None:
+    ) -> os.stat_result | None:
         temp = _temp_name()
         fd = os.open(temp, _NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd)
         try:
@@ -569,7 +644,7 @@ class _LayerApplier:
                     shutil.copyfileobj(data, output, 1 << 20)
                 output.flush()
                 self._set_metadata_fd(output.fileno(), member)
-            _replace(temp, name, dir_fd)
+            return _replace(temp, name, dir_fd)
         except BaseException:
             _discard(temp, dir_fd)
             raise
