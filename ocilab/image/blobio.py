@@ -54,12 +54,44 @@ class VerifyingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all that is left for -1) and hash them.
+
+        Overridden because io.RawIOBase.read would read into a new bytearray
+        and then copy it into bytes, two extra copies of every chunk.
+        """
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0:
+            return b""
+        # Asking for one byte past the size detects content that is too long.
+        data = self._source.read(min(size, self._size - self._count + 1))
+        self._account(data)
+        return data
+
+    def readall(self) -> bytes:
+        chunks = []
+        while chunk := self.read(CHUNK_SIZE):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         if not view:
             return 0
-        # Asking for one byte past the size detects content that is too long.
-        data = self._source.read(min(len(view), self._size - self._count + 1))
+        limit = min(len(view), self._size - self._count + 1)
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is None:
+            data = self._source.read(limit)
+            view[: len(data)] = data
+            count = len(data)
+        else:
+            count = readinto(view[:limit]) or 0
+        self._account(view[:count])
+        return count
+
+    def _account(self, data: bytes | memoryview) -> None:
+        """Count and hash a chunk that the source returned, or finish at the end."""
         self._count += len(data)
         if self._count > self._size:
             raise DigestMismatchError(
@@ -70,10 +102,8 @@ class VerifyingReader(io.RawIOBase):
             )
         if not data:
             self._finish()
-            return 0
-        view[: len(data)] = data
+            return
         self._hasher.update(data)
-        return len(data)
 
     def _finish(self) -> None:
         if self._count < self._size:
