@@ -593,6 +593,10 @@ def test_config_inline_credentials_beat_creds_store(tmp_path: Path) -> None:
         ('{"auths": []}', "'auths' is not an object"),
         ('{"auths": {"r.test": {"auth": "%%%"}}}', "not base64"),
         ('{"auths": {"r.test": {"auth": "bm9jb2xvbg=="}}}', "user:pass"),
+        ('{"auths": {"r.test": "token"}}', "entry of 'r.test' is not an object"),
+        ('{"credHelpers": ["desktop"]}', "'credHelpers' is not an object"),
+        ('{"credHelpers": {"r.test": 1}}', "'credHelpers' is not an object"),
+        ('{"credsStore": ["pass"]}', "'credsStore' is not a helper name"),
     ],
 )
 def test_config_invalid_rejected(tmp_path: Path, text: str, problem: str) -> None:

@@ -23,6 +23,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from ocilab.distribution.copy import (
     RegistryReference,
     parse_reference,
 )
+from ocilab.distribution.docker_config import load_docker_config
 from ocilab.distribution.exchange import media_type_of
 from ocilab.distribution.links import Link, parse_link_header
 from ocilab.errors import (
@@ -756,3 +758,22 @@ def test_platform_parse_raises_image_error(text: str) -> None:
     except ImageError:
         return
     assert str(platform) == "/".join(text.strip().split("/"))
+
+
+DOCKER_CONFIG_KEYS = st.sampled_from(["auths", "credHelpers", "credsStore", "other"])
+DOCKER_CONFIGS = st.dictionaries(DOCKER_CONFIG_KEYS, JSON, max_size=3) | st.builds(
+    lambda entry: {"auths": {"r.test": entry}}, JSON
+)
+
+
+@FAST
+@given(document=DOCKER_CONFIGS)
+def test_docker_config_raises_registry_error(document: dict) -> None:
+    tally("load_docker_config")
+    with tempfile.TemporaryDirectory(prefix="ocilab-docker-config-") as folder:
+        path = Path(folder) / "config.json"
+        path.write_text(json.dumps(document))
+        try:
+            load_docker_config(path).credentials_for("r.test")
+        except RegistryError:
+            pass

@@ -132,12 +132,22 @@ def load_docker_config(path: str | Path | None = None) -> DockerConfig:
         auths = {}
     if not isinstance(auths, dict):
         raise empty._invalid("'auths' is not an object")
+    for key, entry in auths.items():
+        if entry is not None and not isinstance(entry, dict):
+            raise empty._invalid(f"the 'auths' entry of {key!r} is not an object")
+    helpers = document.get("credHelpers") or {}
+    if not isinstance(helpers, dict) or not all(
+        isinstance(helper, str) for helper in helpers.values()
+    ):
+        raise empty._invalid(
+            "'credHelpers' is not an object of registry names to helper names"
+        )
+    store = document.get("credsStore") or None
+    if store is not None and not isinstance(store, str):
+        raise empty._invalid("'credsStore' is not a helper name")
     return DockerConfig(
         path,
         {_normalize_registry_key(key): entry or {} for key, entry in auths.items()},
-        document.get("credsStore") or None,
-        {
-            _normalize_registry_key(key): helper
-            for key, helper in (document.get("credHelpers") or {}).items()
-        },
+        store,
+        {_normalize_registry_key(key): helper for key, helper in helpers.items()},
     )
