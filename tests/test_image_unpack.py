@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -618,3 +619,24 @@ def test_progress_on_stderr(box: Sandbox, capsys: pytest.CaptureFixture[str]) ->
     captured = capsys.readouterr()
     assert "layer 0" in captured.err
     assert captured.out == ""
+
+
+def test_sparse_file_rejected(box: Sandbox, tmp_path: Path) -> None:
+    # GNU tar stores a file of holes as a sparse entry of a few hundred bytes.
+    work = tmp_path / "sparse-source"
+    work.mkdir()
+    subprocess.run(["truncate", "-s", "1G", str(work / "holes")], check=True)
+    (work / "plain").write_text("kept")
+    archive = tmp_path / "sparse.tar"
+    subprocess.run(
+        ["tar", "--sparse", "-cf", str(archive), "-C", str(work), "holes", "plain"],
+        check=True,
+    )
+    assert archive.stat().st_size < 1 << 20
+
+    report = box.unpack(archive.read_bytes())
+
+    assert _rejected_names(report) == ["holes"]
+    assert "sparse file" in report.rejected[0].reason
+    assert not (box.rootfs / "holes").exists()
+    assert (box.rootfs / "plain").read_text() == "kept"

@@ -417,6 +417,13 @@ class _LayerApplier:
     def apply(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Apply one entry, or record why it was rejected."""
         try:
+            if member.issparse():
+                # A few bytes of sparse map can declare terabytes of holes,
+                # which would be written out in full.
+                raise _Reject(
+                    "sparse file; the image spec says layers SHOULD NOT use sparse "
+                    "files, so rebuild the layer without them (tar without -S)"
+                )
             parts = self._clean_name(member)
             whiteout = parse_whiteout("/".join(parts)) if parts else None
             if whiteout is not None:
