@@ -62,8 +62,9 @@ from .cri.cli import (
     _credentials,
     _labels,
     _log_path,
-    _newest_first,
     add_cri_commands,
+    list_containers_for,
+    list_pods_for,
 )
 from .cri.configs import load_container_config, load_pod_config
 from .cri.frames import (
@@ -281,16 +282,7 @@ def _runtime_config(cri: CRIClient, args: argparse.Namespace) -> Any:
 
 
 def _pods(cri: CRIClient, args: argparse.Namespace) -> Any:
-    pods = cri.list_pods(
-        pod_id=args.id,
-        state=args.state,
-        label_selector=_labels(args.label),
-        name=args.name,
-        namespace=args.namespace,
-        latest=args.latest,
-        last=args.last,
-    )
-    pods = _newest_first(pods)
+    pods = list_pods_for(cri, args)
     if args.quiet:
         return [pod.id for pod in pods]
     data = {"items": [message_dict(pod) for pod in pods]}
@@ -298,20 +290,7 @@ def _pods(cri: CRIClient, args: argparse.Namespace) -> Any:
 
 
 def _ps(cri: CRIClient, args: argparse.Namespace) -> Any:
-    # Like crictl, list only running containers unless -a or --state is given.
-    state = args.state or (None if args.all else "running")
-    containers = cri.list_containers(
-        container_id=args.id,
-        pod_id=args.pod,
-        state=state,
-        label_selector=_labels(args.label),
-        name=args.name,
-        namespace=args.namespace,
-        image=args.image,
-        latest=args.latest,
-        last=args.last,
-    )
-    containers = _newest_first(containers)
+    containers = list_containers_for(cri, args)
     if args.quiet:
         return [container.id for container in containers]
     data = {"containers": [message_dict(container) for container in containers]}

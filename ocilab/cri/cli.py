@@ -56,7 +56,14 @@ from .logs import (
 )
 from .types import decode_info
 
-__all__ = ["CommandError", "add_cri_commands", "parse_since", "positive_seconds"]
+__all__ = [
+    "CommandError",
+    "add_cri_commands",
+    "list_containers_for",
+    "list_pods_for",
+    "parse_since",
+    "positive_seconds",
+]
 
 # CONTAINER_RUNNING and SANDBOX_READY in both API packages.
 _RUNNING = 1
@@ -283,18 +290,43 @@ def _runtime_config(args: argparse.Namespace) -> int:
 # -- listings: pods, ps, images ------------------------------------------------------
 
 
+def list_pods_for(cri: CRIClient, args: argparse.Namespace) -> list[Any]:
+    """List pods with the filters of `pods`' options, newest first."""
+    pods = cri.list_pods(
+        pod_id=args.id,
+        state=args.state,
+        label_selector=_labels(args.label),
+        name=args.name,
+        namespace=args.namespace,
+        latest=args.latest,
+        last=args.last,
+    )
+    return _newest_first(pods)
+
+
+def list_containers_for(cri: CRIClient, args: argparse.Namespace) -> list[Any]:
+    """List containers with the filters of `ps`' options, newest first.
+
+    Like crictl, only running containers unless -a or --state is given.
+    """
+    state = args.state or (None if args.all else "running")
+    containers = cri.list_containers(
+        container_id=args.id,
+        pod_id=args.pod,
+        state=state,
+        label_selector=_labels(args.label),
+        name=args.name,
+        namespace=args.namespace,
+        image=args.image,
+        latest=args.latest,
+        last=args.last,
+    )
+    return _newest_first(containers)
+
+
 def _pods(args: argparse.Namespace) -> int:
     with _client(args) as cri:
-        pods = cri.list_pods(
-            pod_id=args.id,
-            state=args.state,
-            label_selector=_labels(args.label),
-            name=args.name,
-            namespace=args.namespace,
-            latest=args.latest,
-            last=args.last,
-        )
-    pods = _newest_first(pods)
+        pods = list_pods_for(cri, args)
     if args.quiet:
         _print_lines(pod.id for pod in pods)
         return 0
@@ -324,22 +356,9 @@ def _pods_table(pods: list[Any], no_trunc: bool) -> str:
 
 
 def _ps(args: argparse.Namespace) -> int:
-    # Like crictl, list only running containers unless -a or --state is given.
-    state = args.state or (None if args.all else "running")
     with _client(args) as cri:
-        containers = cri.list_containers(
-            container_id=args.id,
-            pod_id=args.pod,
-            state=state,
-            label_selector=_labels(args.label),
-            name=args.name,
-            namespace=args.namespace,
-            image=args.image,
-            latest=args.latest,
-            last=args.last,
-        )
+        containers = list_containers_for(cri, args)
         pods = cri.list_pods() if args.output == "table" and not args.quiet else []
-    containers = _newest_first(containers)
     if args.quiet:
         _print_lines(container.id for container in containers)
         return 0

@@ -16,7 +16,13 @@ from ..errors import CRIError, LabError, LabNotRunningError
 from . import _cleanup, _health, _net
 from ._config import LabPaths, cni_conflist, containerd_toml, registry_yaml
 from ._prereq import check_prerequisites, free_port, require_port_free
-from ._reset import ResetReport, clear_folder, registry_repositories, remove_cri_objects
+from ._reset import (
+    ResetReport,
+    clear_folder,
+    registry_repositories,
+    remove_cri_objects,
+    remove_workloads,
+)
 from ._seed import build_lab_images, push_lab_images, seed_registry
 from ._state import LabInfo, default_state_dir, lab_name, read_info, write_info
 
@@ -488,14 +494,7 @@ class Lab:
 
         try:
             with CRIClient(f"unix://{self.paths.socket}", timeout=30) as cri:
-                for container in cri.runtime.ListContainers().containers:
-                    cri.runtime.StopContainer(container_id=container.id, timeout=0)
-                    cri.runtime.RemoveContainer(container_id=container.id)
-                    report.containers += 1
-                for pod in cri.runtime.ListPodSandbox().items:
-                    cri.runtime.StopPodSandbox(pod_sandbox_id=pod.id)
-                    cri.runtime.RemovePodSandbox(pod_sandbox_id=pod.id)
-                    report.pods += 1
+                report.containers, report.pods = remove_workloads(cri)
         except CRIError as error:
             # Not fatal: the steps after this one remove the same things by force.
             log.warning(

@@ -6,9 +6,13 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CRIError, LabError
 from ._state import LabInfo
+
+if TYPE_CHECKING:
+    from ..cri import CRIClient
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,20 @@ class ResetReport:
     seconds: float = 0.0
 
 
+def remove_workloads(cri: CRIClient) -> tuple[int, int]:
+    """Stop and remove every container, then every pod; return both counts."""
+    containers = pods = 0
+    for container in cri.runtime.ListContainers().containers:
+        cri.runtime.StopContainer(container_id=container.id, timeout=0)
+        cri.runtime.RemoveContainer(container_id=container.id)
+        containers += 1
+    for pod in cri.runtime.ListPodSandbox().items:
+        cri.runtime.StopPodSandbox(pod_sandbox_id=pod.id)
+        cri.runtime.RemovePodSandbox(pod_sandbox_id=pod.id)
+        pods += 1
+    return containers, pods
+
+
 def remove_cri_objects(info: LabInfo, report: ResetReport) -> None:
     """Remove every container, pod and image except the lab's seeded images.
 
@@ -35,14 +53,7 @@ def remove_cri_objects(info: LabInfo, report: ResetReport) -> None:
     seeded = set(info.images.values())
     try:
         with CRIClient(info.cri_endpoint, timeout=30) as cri:
-            for container in cri.runtime.ListContainers().containers:
-                cri.runtime.StopContainer(container_id=container.id, timeout=0)
-                cri.runtime.RemoveContainer(container_id=container.id)
-                report.containers += 1
-            for pod in cri.runtime.ListPodSandbox().items:
-                cri.runtime.StopPodSandbox(pod_sandbox_id=pod.id)
-                cri.runtime.RemovePodSandbox(pod_sandbox_id=pod.id)
-                report.pods += 1
+            report.containers, report.pods = remove_workloads(cri)
             for image in cri.images.ListImages().images:
                 if seeded & set(image.repo_tags):
                     continue
