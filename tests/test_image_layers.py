@@ -7,12 +7,14 @@ import gzip
 import io
 import sys
 import tarfile
+import time
+import zlib
 
 import pandas as pd
 import pytest
 
 from ocilab.errors import ImageError
-from ocilab.image import mediatypes
+from ocilab.image import layers, mediatypes
 from ocilab.image.digest import digest_bytes
 from ocilab.image.layers import (
     diff_layers,
@@ -425,3 +427,53 @@ def test_diff_layers_compare_mtime() -> None:
     rows = frame.set_index(["path", "change"])
     assert rows.loc[("etc", "modified"), "changed"] == "mtime"
     assert rows.loc[("etc/hosts", "modified"), "changed"] == "size,digest,mtime"
+
+
+class _FailingSource(io.RawIOBase):
+    """A stream that returns one chunk, then raises, as a corrupt gzip stream does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads == 1:
+            return b"x" * 10
+        raise zlib.error("invalid block type")
+
+
+class _StalledSource(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(3)
+        return b""
+
+
+def test_read_ahead_raises_again_after_error() -> None:
+    reader = layers._ReadAheadReader(_FailingSource())
+    try:
+        assert reader.read(10) == b"x" * 10
+        with pytest.raises(zlib.error):
+            reader.read(10)
+        # A caller that catches the error and reads on must not see a clean end.
+        with pytest.raises(zlib.error):
+            reader.read(10)
+        with pytest.raises(zlib.error):
+            reader.readinto(bytearray(4))
+    finally:
+        reader.close()
+
+
+def test_read_ahead_close_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layers, "_CLOSE_WAIT", 0.2)
+    reader = layers._ReadAheadReader(_StalledSource())
+    started = time.monotonic()
+    reader.close()
+    assert time.monotonic() - started < 1.5
+    assert reader.closed

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import os
 import queue
 import tarfile
@@ -37,6 +38,8 @@ import pandas as pd
 
 from ..errors import ImageError
 from . import mediatypes
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "LAYER_READ_ERRORS",
@@ -265,6 +268,10 @@ class _PrefixedReader(io.RawIOBase):
         return len(data)
 
 
+# How long close() waits for the read-ahead thread's current read.
+_CLOSE_WAIT = 5.0
+
+
 class _ReadAheadReader(io.RawIOBase):
     """Read a stream in a background thread, up to _READ_AHEAD_CHUNKS chunks ahead.
 
@@ -274,7 +281,8 @@ class _ReadAheadReader(io.RawIOBase):
     large buffers, so on two or more cores the two threads run in parallel.
     An exception in the thread (a corrupt or truncated stream, a digest
     mismatch) is raised by the read that reaches it, in stream order.
-    ``close`` stops the thread and waits for it, but does not close ``source``.
+    ``close`` stops the thread and waits for it (see close), but does not
+    close ``source``.
     """
 
     def __init__(self, source: IO[bytes], chunk_size: int = 1 << 20) -> None:
@@ -287,6 +295,9 @@ class _ReadAheadReader(io.RawIOBase):
         self._stopping = threading.Event()
         self._pending = memoryview(b"")
         self._done = False
+        # Raised again by every read after the first, so that a caller that
+        # catches it and reads on never sees a clean end of stream.
+        self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._produce, name="ocilab-layer-read-ahead", daemon=True
         )
@@ -319,6 +330,8 @@ class _ReadAheadReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if not self._pending:
+            if self._error is not None:
+                raise self._error
             if self._done or not view:
                 return 0
             item = self._chunks.get()
@@ -327,6 +340,7 @@ class _ReadAheadReader(io.RawIOBase):
                 return 0
             if isinstance(item, BaseException):
                 self._done = True
+                self._error = item
                 raise item
             self._pending = memoryview(item)
         count = min(len(view), len(self._pending))
@@ -339,6 +353,8 @@ class _ReadAheadReader(io.RawIOBase):
             return self.readall()
         # Whole chunks are handed on without a copy when the caller asks for
         # at least a chunk, which is the common case of tarfile's reads.
+        if self._error is not None and not self._pending:
+            raise self._error
         if not self._pending and size >= self._chunk_size and not self._done:
             item = self._chunks.get()
             if item is None:
@@ -346,6 +362,7 @@ class _ReadAheadReader(io.RawIOBase):
                 return b""
             if isinstance(item, BaseException):
                 self._done = True
+                self._error = item
                 raise item
             if len(item) <= size:
                 return item
@@ -353,9 +370,21 @@ class _ReadAheadReader(io.RawIOBase):
         return super().read(size)
 
     def close(self) -> None:
+        """Stop the thread, waiting at most _CLOSE_WAIT seconds for its current read.
+
+        The thread checks for the stop between reads, so a source stalled in
+        one read would otherwise hold close() for as long as it stalls. A
+        thread still reading then is a daemon and ends with that read.
+        """
         if not self.closed:
             self._stopping.set()
-            self._thread.join()
+            self._thread.join(_CLOSE_WAIT)
+            if self._thread.is_alive():
+                logger.warning(
+                    "layer read-ahead thread still in a read after %.0f s; "
+                    "leaving it to end with that read",
+                    _CLOSE_WAIT,
+                )
         super().close()
 
 
