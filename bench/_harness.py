@@ -28,6 +28,7 @@ __all__ = [
     "compare",
     "machine",
     "print_result",
+    "record_notes",
     "run_command",
     "time_call",
 ]
@@ -80,7 +81,9 @@ def time_call(function: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def run_command(argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+def run_command(
+    argv: Sequence[str], **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
     """Run a peer's command, raising with its stderr when it fails."""
     result = subprocess.run(list(argv), capture_output=True, check=False, **kwargs)
     if result.returncode != 0:
@@ -138,6 +141,11 @@ def print_result(result: Result, output: Path | None = None) -> None:
         f"median of {result.runs} runs on {result.cores} cores",
         flush=True,
     )
+    record_notes(result, output)
+
+
+def record_notes(result: Result, output: Path | None) -> None:
+    """Print a result's notes, and append the result as JSON to output when given."""
     for key, value in result.notes.items():
         print(f"  {key}: {value}", flush=True)
     if output is not None:
@@ -153,7 +161,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         action="store_true",
         help="tiny inputs and one run, to check that the script works",
     )
-    parser.add_argument("--runs", type=int, default=5, help="measured runs (default: 5)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="measured runs (default: 5)"
+    )
     parser.add_argument(
         "--workdir",
         type=Path,

@@ -12,7 +12,6 @@ notebook takes minutes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -20,14 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Result, base_parser, machine  # noqa: E402
+from _harness import Result, base_parser, record_notes  # noqa: E402
 
 from ocilab.lab import Lab  # noqa: E402
 
@@ -83,11 +81,7 @@ def print_single(result: Result, output: Path | None) -> None:
         f"1 run on {result.cores} cores",
         flush=True,
     )
-    for key, value in result.notes.items():
-        print(f"  {key}: {value}", flush=True)
-    if output is not None:
-        with output.open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps({**asdict(result), **machine()}) + "\n")
+    record_notes(result, output)
 
 
 def main() -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -32,7 +31,7 @@ from tqdm import tqdm
 
 from ..errors import ImageError
 from ..image import mediatypes
-from ..image.blobio import temporary_file
+from ..image.blobio import write_atomic
 from ..image.digest import parse_digest
 from ..image.layout import OCILayout
 from ..image.models import Descriptor, ImageIndex, ImageManifest, parse_document
@@ -232,17 +231,7 @@ class _LayoutEnd:
         """
         target = self.layout.blob_path(descriptor.digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        file_descriptor, temporary = temporary_file(target.parent)
-        try:
-            with os.fdopen(file_descriptor, "wb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(target, chunks)
 
     def put_manifest(self, manifest: _ManifestBytes, tag: str | None) -> None:
         self.layout.write_blob(manifest.data, manifest.descriptor)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -158,12 +159,18 @@ def json_bytes(document: Any) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename, so readers never see half a file."""
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write through a temporary file and a rename, so readers never see half a file.
+
+    ``data`` is bytes or an iterable of chunks. An exception from the
+    iterable (a digest mismatch found at its end, say) removes the temporary
+    file, and nothing is renamed.
+    """
     file_descriptor, temporary = temporary_file(path.parent)
     try:
         with os.fdopen(file_descriptor, "wb") as handle:
-            handle.write(data)
+            for chunk in [data] if isinstance(data, bytes | bytearray) else data:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
