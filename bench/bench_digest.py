@@ -6,9 +6,9 @@ the end, which checks the size and the digest against the descriptor. The
 peers hash the same file: ``openssl dgst -sha256 FILE`` and ``sha256sum FILE``.
 The blob is read from the page cache in every run after the warm-up.
 
-The notes also report the peak RSS of a child process that verifies the full
-blob, and of one that verifies a blob a quarter of its size. Equal values show
-that memory does not grow with the blob.
+The notes also report peak RSS twice: for a child process that verifies the
+full blob, and for another that verifies a blob a quarter of its size. Equal
+values show that memory does not grow with the blob.
 """
 
 from __future__ import annotations

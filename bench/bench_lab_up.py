@@ -9,11 +9,11 @@ replaced): spawn
 50 ms until the CRI Status call reports every condition true and the
 registry returns 200 for GET /v2/, then stop both (untimed).
 
-The timed ocilab command also does what the peer does not: it starts a
-Python interpreter and imports ocilab, checks prerequisites, creates and
-addresses the CNI bridge, writes the config files, builds the busybox and
-pause images from Debian's busybox-static and pushes them to the registry,
-and calls Version on containerd over both CRI API versions.
+The timed ocilab command also does what the peer does not. It starts a
+Python interpreter and imports ocilab, checks prerequisites, and creates and
+addresses the CNI bridge. It writes the config files, builds the busybox and
+pause images from Debian's busybox-static and pushes them to the registry.
+Last, it calls Version on containerd over both CRI API versions.
 """
 
 from __future__ import annotations

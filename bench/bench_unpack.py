@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Unpack an image whose one layer contains 20,000 files (about 300 MB): ocilab against tar and umoci.
 
-The script generates a seeded folder of 20,000 files of about 15 KB each
-(random, text-like and repetitive content, so gzip compresses some of it),
-in nested directories with a few symlinks, and builds a one-layer image of it
-with ocilab into an OCI layout under the ref name ``bench`` (gzip layer).
+The script generates a seeded folder of 20,000 files of about 15 KB each, in
+nested directories with a few symlinks. Their content is random, text-like or
+repetitive, so gzip compresses some of it. ocilab builds a one-layer image of
+the folder (gzip layer) into an OCI layout under the ref name ``bench``.
 
 - ocilab: ``ocilab image unpack -q LAYOUT:bench BUNDLE`` run in this process
   through ``ocilab.cli.main``, which verifies the layer's digest while it

@@ -6,7 +6,7 @@ version, or one that keeps a call waiting for as long as a test needs. This gRPC
 server, built from ocilab's generated protos, can. It implements Version,
 Status, ListPodSandbox, ListContainers and ExecSync of RuntimeService, and
 ImageFsInfo and ListImages of ImageService, for each version it is given.
-Methods named in ``blocking`` wait ``block_seconds`` before they answer.
+Methods named in ``blocking`` wait ``block_seconds`` before they reply.
 
 Run as a script, it serves in a child process that a test can kill with
 SIGKILL in the middle of a call (:class:`RuntimeProcess`)::

@@ -124,7 +124,7 @@ def _stop(lab: JupyterLab) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(lab.process.pid, signal.SIGKILL)
         lab.process.wait(timeout=10)
-    _gone, alive = psutil.wait_procs(kernels, timeout=10)
+    _stopped, alive = psutil.wait_procs(kernels, timeout=10)
     for kernel in alive:
         kernel.kill()
     assert alive == [], f"JupyterLab left kernels running: {alive}"

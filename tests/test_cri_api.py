@@ -266,7 +266,7 @@ def test_cpu_rate_of_busy_loop(workload: Workload) -> None:
     second = workload.cri.container_stats(workload.container_id)
     rate = cpu_rate(first.cpu, second.cpu)
     assert rate is not None
-    # One busy shell loop uses up to one core; other load on a 2-core machine
+    # One busy shell loop uses up to one core. Other load on a 2-core machine
     # can take much of it, but an idle container stays near 0.
     assert 0.1 < rate < 1.1
 

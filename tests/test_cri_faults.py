@@ -1,7 +1,7 @@
 """CRI faults: unreachable sockets, deadlines, a runtime killed mid-call, and recovery.
 
 The runtime is a FaultInjectingRuntime (tests/cri_test_server.py): the lab's
-containerd serves both API versions and answers at once, so it cannot show a
+containerd serves both API versions and replies at once, so it cannot show a
 runtime with a single API version or a call held past its deadline. The
 socket faults use plain files and sockets in a temporary folder.
 test_cri_errors.py covers a missing socket, a socket nobody listens on and a
@@ -292,7 +292,7 @@ def test_runtime_killed_mid_call(socket_path: Path) -> None:
         assert isinstance(error, RuntimeUnavailableError), outcome
         assert error.method == "/runtime.v1.RuntimeService/ExecSync"
         assert error.code == "UNAVAILABLE"
-        # SIGKILL leaves the socket file behind, with nobody listening on it.
+        # SIGKILL leaves the socket file behind, with no process listening on it.
         assert socket_path.is_socket()
         with pytest.raises(RuntimeUnavailableError, match="not responding") as caught:
             cri.version()

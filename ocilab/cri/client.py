@@ -460,10 +460,10 @@ class CRIClient(CRIMethods):
     def _drop_connection(self, endpoint: Endpoint) -> None:
         """Forget the channel and negotiated API versions of an unreachable endpoint.
 
-        After a failed connection, gRPC waits before the next attempt (1 s,
-        growing 1.6 times per failure up to 120 s, as its connection-backoff
-        spec sets) and fails calls at once meanwhile, so a runtime that came
-        back would stay unreachable through the old channel.
+        After a failed connection, gRPC waits before the next attempt: 1 s,
+        growing 1.6 times per failure up to 120 s, per gRPC's connection-backoff
+        document. Meanwhile it fails calls at once, so a runtime that came back
+        would stay unreachable through the old channel.
         The next call opens a new channel that connects at once, and
         negotiates again, because a restarted runtime may serve another API
         version. The old channel is not closed: calls of other threads on it

@@ -68,8 +68,8 @@ SOLUTIONS = {
         answer="answer_1",
         code="""\
 containers = cri.list_containers()
-most = max(containers, key=lambda container: container.metadata.attempt)
-answer_1 = most.metadata.name
+most_restarted = max(containers, key=lambda container: container.metadata.attempt)
+answer_1 = most_restarted.metadata.name
 answer_1
 """,
         explanation=(

@@ -295,8 +295,8 @@ class _ReadAheadReader(io.RawIOBase):
         self._stopping = threading.Event()
         self._pending = memoryview(b"")
         self._done = False
-        # Raised again by every read after the first, so that a caller that
-        # catches it and reads on never sees a clean end of stream.
+        # Raised again by every later read, so a caller that catches it and
+        # reads on gets the error, not an empty read that looks like the end.
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._produce, name="ocilab-layer-read-ahead", daemon=True

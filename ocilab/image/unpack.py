@@ -421,8 +421,8 @@ class _LayerApplier:
                 # A few bytes of sparse map can declare terabytes of holes,
                 # which would be written out in full.
                 raise _Reject(
-                    "sparse file; the image spec says layers SHOULD NOT use sparse "
-                    "files, so rebuild the layer without them (tar without -S)"
+                    "sparse file not supported: the image spec says layers SHOULD "
+                    "NOT use sparse files; rebuild the layer without -S/--sparse"
                 )
             parts = self._clean_name(member)
             whiteout = parse_whiteout("/".join(parts)) if parts else None
@@ -548,7 +548,9 @@ class _LayerApplier:
             raise
         # Only a regular file that replaced nothing or another regular file
         # leaves every directory and symlink as it was.
-        if not member.isreg() or not (replaced is None or stat.S_ISREG(replaced.st_mode)):
+        if not member.isreg() or not (
+            replaced is None or stat.S_ISREG(replaced.st_mode)
+        ):
             self.close()
         self.tally.applied += 1
 

@@ -72,7 +72,7 @@ OK_COLOUR = "#1b5e20"
 POD_COLUMNS = ["pod_id", "name", "namespace", "state", "created"]
 CONTAINER_COLUMNS = ["container_id", "name", "state", "attempt", "image", "created"]
 _MIB = 1 << 20
-# How often a follower asks the runtime whether its container still exists.
+# Seconds between a follower's checks that its container still exists.
 REMOVAL_CHECK_SECONDS = 2.0
 
 
@@ -857,8 +857,8 @@ class CRIExplorer:
     ) -> None:
         """Redraw the log pane at most once per poll interval while lines arrive.
 
-        Redrawing per line made a fast writer slow the follower to a crawl,
-        because each redraw formats the whole tail. Every few seconds the
+        A redraw formats the whole tail, so redrawing once per line would let a
+        fast writer outpace the follower. Every few seconds the
         container's status is checked too, because containerd 1.6 keeps the
         log file after RemoveContainer, so the file alone never shows that
         the container is gone.
